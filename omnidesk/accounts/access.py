@@ -1,0 +1,80 @@
+"""Who may see what: every view, API endpoint and consumer asks here (STYLE principle 4)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Q, QuerySet
+
+from omnidesk.connectors.models import Inbox
+from omnidesk.conversations.models import Conversation
+
+from .constants import Role
+from .models import AgentProfile
+
+
+class AccessDenied(Exception):
+    """Raised as 'not found' to callers, so ids of other teams' conversations do not leak."""
+
+
+def sees_everything(agent: AgentProfile) -> bool:
+    return agent.role in (Role.ADMIN, Role.SUPERVISOR)
+
+
+def accessible_inboxes(agent: AgentProfile) -> QuerySet[Inbox]:
+    """Admins and supervisors see every inbox; an agent sees inboxes they or their teams are on, and
+    inboxes that name neither agents nor a team (open to all)."""
+    if sees_everything(agent):
+        return Inbox.objects.all()
+    return Inbox.objects.filter(
+        Q(agents=agent) | Q(default_team__in=agent.teams.all()) | Q(agents__isnull=True, default_team__isnull=True)
+    ).distinct()
+
+
+def accessible_inbox_uuids(agent: AgentProfile) -> set[str] | None:
+    """None means all."""
+    if sees_everything(agent):
+        return None
+    return {str(u) for u in accessible_inboxes(agent).values_list("uuid", flat=True)}
+
+
+def accessible_conversations(agent: AgentProfile) -> QuerySet[Conversation]:
+    qs = Conversation.objects.all()
+    if sees_everything(agent):
+        return qs
+    return qs.filter(Q(current_inbox__in=accessible_inboxes(agent)) | Q(assignee=agent))
+
+
+def access_conversation_by_id(agent: AgentProfile, conversation_id: str | uuid.UUID) -> Conversation:
+    try:
+        key = uuid.UUID(str(conversation_id))
+    except ValueError as exc:
+        raise AccessDenied from exc
+    conversation = (
+        accessible_conversations(agent)
+        .select_related("contact", "current_inbox", "assignee__user", "team")
+        .filter(uuid=key)
+        .first()
+    )
+    if conversation is None:
+        raise AccessDenied
+    return conversation
+
+
+def can_access_conversation(agent: AgentProfile, conversation_id: str) -> bool:
+    try:
+        access_conversation_by_id(agent, conversation_id)
+    except AccessDenied:
+        return False
+    return True
+
+
+def access_inbox_by_id(agent: AgentProfile, inbox_id: str | uuid.UUID) -> Inbox:
+    try:
+        key = uuid.UUID(str(inbox_id))
+    except ValueError as exc:
+        raise AccessDenied from exc
+    inbox = accessible_inboxes(agent).filter(uuid=key).first()
+    if inbox is None:
+        raise AccessDenied
+    return inbox

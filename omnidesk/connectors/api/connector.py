@@ -1,0 +1,181 @@
+"""The `api` channel: any system that can sign JSON can talk to omnidesk (see README.md beside this file)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+import httpx
+from django.http import HttpRequest
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+
+from omnidesk.contacts.constants import IdentityKind
+
+from ..base import (
+    Connector,
+    IdentityClaim,
+    InboundEvent,
+    OutboundMessage,
+    PayloadError,
+    PermanentSendError,
+    SendResult,
+    SignatureError,
+    StatusEvent,
+    TransientSendError,
+)
+from ..registry import register
+from ..signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, check_signature, signed_headers
+
+MAX_EVENTS = 100
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    webhook_url: HttpUrl | None = None  # where agent replies are POSTed; none: replies cannot be sent
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # The integrator signs each payload, so the e-mail and phone it names are trusted (verified).
+    trust_identities: bool = True
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id: str = Field(min_length=1, max_length=255)
+    name: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    language: str = Field(default="", max_length=16)
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["message"] = "message"
+    id: str = Field(min_length=1, max_length=255)
+    contact: ContactIn
+    text: str = Field(default="", max_length=100_000)
+    html: str = Field(default="", max_length=500_000)
+    subject: str = Field(default="", max_length=255)
+    in_reply_to: list[Annotated[str, Field(max_length=255)]] = Field(default_factory=list, max_length=50)
+    metadata: dict = Field(default_factory=dict)
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["status"]
+    id: str = Field(min_length=1, max_length=255)
+    status: Literal["delivered", "read", "failed"]
+    error: str = Field(default="", max_length=2000)
+
+
+EventIn = Annotated[MessageIn | StatusIn, Field(discriminator="type")]
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "body"
+    return f"{where}: {err['msg']}"
+
+
+@register
+class ApiConnector(Connector):
+    kind = "api"
+    identity_kind = IdentityKind.EXTERNAL
+    Settings = ApiSettings
+    secret_names = ("signing_secret",)
+
+    def verify(self, request: HttpRequest) -> None:
+        reason = check_signature(
+            self.secrets.get("signing_secret", ""),
+            request.body,
+            request.headers.get(TIMESTAMP_HEADER),
+            request.headers.get(SIGNATURE_HEADER),
+        )
+        if reason:
+            raise SignatureError(reason)
+
+    def parse(self, request: HttpRequest) -> list[InboundEvent | StatusEvent]:
+        try:
+            data = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PayloadError(f"body is not JSON: {exc}") from exc
+        if isinstance(data, dict) and "events" not in data:
+            data = {"events": [data]}  # a single event may be sent bare
+        try:
+            envelope = Envelope.model_validate(data)
+        except ValidationError as exc:
+            raise PayloadError(_first_error(exc)) from exc
+        return [self._event(e) for e in envelope.events]
+
+    def _event(self, e: MessageIn | StatusIn) -> InboundEvent | StatusEvent:
+        if isinstance(e, StatusIn):
+            return StatusEvent(external_id=e.id, status=e.status, error=e.error)
+        if not e.text.strip() and not e.html.strip():
+            raise PayloadError(f"message {e.id}: text or html is required")
+        trusted = self.config.trust_identities
+        claims = [IdentityClaim(IdentityKind.EXTERNAL, e.contact.id, scope=str(self.inbox.uuid))]
+        if e.contact.email:
+            claims.append(IdentityClaim(IdentityKind.EMAIL, e.contact.email, verified=trusted))
+        if e.contact.phone:
+            claims.append(IdentityClaim(IdentityKind.PHONE, e.contact.phone, verified=trusted))
+        return InboundEvent(
+            external_id=e.id,
+            identities=claims,
+            text=e.text,
+            html=e.html,
+            contact_name=e.contact.name,
+            language=e.contact.language,
+            subject=e.subject,
+            thread_refs=tuple(e.in_reply_to),
+            metadata={"api": e.metadata} if e.metadata else {},
+        )
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        if self.config.webhook_url is None:
+            raise PermanentSendError("this API inbox has no webhook URL for replies")
+        body = json.dumps(
+            {
+                "type": "message",
+                "id": message.message_uuid,
+                "conversation_id": message.conversation_uuid,
+                "contact": {"id": message.recipient.value},
+                "text": message.text,
+                "html": message.html,
+                "subject": message.subject,
+                "sender": {"name": message.sender_name},
+                "in_reply_to": list(message.thread_refs),
+            },
+            ensure_ascii=False,
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": message.message_uuid,
+            **signed_headers(self.secrets.get("signing_secret", ""), body),
+        }
+        try:
+            response = httpx.post(
+                str(self.config.webhook_url), content=body, headers=headers, timeout=self.config.timeout_seconds
+            )
+        except httpx.HTTPError as exc:
+            raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code == 429 or response.status_code >= 500 or response.status_code == 408:
+            retry_after = response.headers.get("Retry-After")
+            raise TransientSendError(
+                f"HTTP {response.status_code}",
+                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+            )
+        if response.status_code >= 400:
+            raise PermanentSendError(f"HTTP {response.status_code}: {response.text[:300]}")
+        try:
+            external_id = str(response.json().get("id") or message.message_uuid)
+        except (ValueError, AttributeError):
+            external_id = message.message_uuid
+        return SendResult(external_id=external_id[:255])

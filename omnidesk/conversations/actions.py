@@ -1,0 +1,428 @@
+"""The spine (ARCHITECTURE §4): every write to conversations and messages, one transaction each.
+
+Realtime events and tasks leave from here, after commit. docs/spine.md walks through it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import nh3
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.html import strip_tags
+
+from omnidesk.accounts.audit import audit
+from omnidesk.accounts.models import AgentProfile
+from omnidesk.connectors.base import InboundEvent, StatusEvent
+from omnidesk.connectors.models import Inbox
+from omnidesk.contacts.actions import normalize_claims, resolve_contact
+from omnidesk.contacts.models import Contact, ContactIdentity
+
+from . import events
+from .constants import (
+    ACTIVE_STATUSES,
+    DELIVERY_ORDER,
+    DeliveryStatus,
+    Direction,
+    EventType,
+    MessageKind,
+    Priority,
+    SenderType,
+    Status,
+)
+from .models import Attachment, Conversation, Message, Tag
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 100_000
+
+
+class ActionError(ValueError):
+    """A request the domain refuses; `code` is stable for API clients, the message is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Received:
+    message: Message
+    created: bool  # False: a redelivery of a message we already have
+
+
+def _clean_html(html: str) -> str:
+    return nh3.clean(html) if html else ""
+
+
+def _text_of(event_text: str, html: str) -> str:
+    text = event_text or (strip_tags(html) if html else "")
+    return text[:MAX_TEXT]
+
+
+def _thread_conversation(inbox: Inbox, refs: tuple[str, ...]) -> Conversation | None:
+    """The conversation an inbound message's own thread references name (reply token or provider ids)."""
+    if not refs:
+        return None
+    found = Conversation.objects.filter(reply_token__in=refs).first()
+    if found is not None:
+        return found
+    message = (
+        Message.objects.filter(external_id__in=refs, inbox__kind=inbox.kind)
+        .select_related("conversation")
+        .order_by("-created_at")
+        .first()
+    )
+    return message.conversation if message else None
+
+
+def _continuing_conversation(contact: Contact, now: dt.datetime) -> Conversation | None:
+    since = now - dt.timedelta(hours=settings.CONTINUITY_WINDOW_HOURS)
+    return (
+        Conversation.objects.filter(contact=contact, status__in=ACTIVE_STATUSES, last_message_at__gte=since)
+        .order_by("-last_message_at")
+        .first()
+    )
+
+
+def _event_message(conversation: Conversation, now: dt.datetime, event_type: str, **meta: Any) -> Message:
+    return Message.objects.create(
+        conversation=conversation,
+        direction=Direction.OUT,
+        kind=MessageKind.EVENT,
+        sender_type=SenderType.SYSTEM,
+        status=DeliveryStatus.SENT,
+        meta={"event": event_type, **meta},
+        created_at=now,
+    )
+
+
+def receive_message(inbox: Inbox, event: InboundEvent) -> Received:
+    """Store one inbound customer message: dedupe, resolve the contact, pick the conversation.
+
+    Raises InvalidIdentity (a ValueError) for an identity that cannot be normalised.
+    """
+    claims = normalize_claims(event.identities)
+    if not claims:
+        raise ActionError("no_sender", "the message names no sender")
+    for attempt in range(3):
+        try:
+            return _receive(inbox, event, claims)
+        except IntegrityError:
+            # A concurrent delivery of the same message, or of the same new contact, won the race:
+            # the retry finds its rows.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _receive(inbox: Inbox, event: InboundEvent, claims: list) -> Received:
+    now = timezone.now()
+    with transaction.atomic():
+        if event.external_id:
+            duplicate = (
+                Message.objects.filter(inbox=inbox, external_id=event.external_id)
+                .select_related("conversation")
+                .first()
+            )
+            if duplicate is not None:
+                return Received(duplicate, created=False)
+        contact, new_contact = resolve_contact(claims, name=event.contact_name, language=event.language)
+        conversation = None if new_contact else _thread_conversation(inbox, event.thread_refs)
+        if conversation is not None and conversation.contact_id != contact.pk:
+            conversation = None  # a reference to someone else's thread never joins it
+        if conversation is None and not new_contact:
+            conversation = _continuing_conversation(contact, now)
+        created = conversation is None
+        if conversation is None:
+            conversation = Conversation.objects.create(
+                contact=contact,
+                current_inbox=inbox,
+                team_id=inbox.default_team_id,
+                language=event.language or contact.language,
+                subject=(event.subject or event.text or "")[:120].strip(),
+                last_message_at=now,
+                last_inbound_at=now,
+                message_count=0,
+            )
+        else:
+            conversation.contact = contact
+        switched_from = None
+        if not created and conversation.current_inbox_id != inbox.pk:
+            switched_from = conversation.current_inbox
+            _event_message(
+                conversation, now, EventType.CHANNEL_SWITCH,
+                from_kind=switched_from.kind, from_inbox=switched_from.name, to_kind=inbox.kind, to_inbox=inbox.name,
+            )
+        html = _clean_html(event.html)
+        message = Message.objects.create(
+            conversation=conversation,
+            inbox=inbox,
+            direction=Direction.IN,
+            kind=MessageKind.TEXT,
+            sender_type=SenderType.CONTACT,
+            text=_text_of(event.text, html),
+            html=html,
+            language=event.language,
+            subject=event.subject[:255],
+            external_id=event.external_id or None,
+            status=DeliveryStatus.RECEIVED,
+            meta={k: v for k, v in {"refs": list(event.thread_refs), **event.metadata}.items() if v},
+            created_at=now,
+        )
+        for item in event.attachments:
+            attachment = Attachment(
+                message=message, filename=item.filename[:255], content_type=item.content_type[:100], size=len(item.data)
+            )
+            attachment.file.save(item.filename[:100], ContentFile(item.data), save=False)
+            attachment.save()
+        if not created:
+            update = ["last_message_at", "last_inbound_at", "message_count", "current_inbox", "status", "snoozed_until"]
+            conversation.last_message_at = now
+            conversation.last_inbound_at = now
+            conversation.message_count += 1
+            conversation.current_inbox = inbox
+            if conversation.status != Status.OPEN:
+                # A customer writing again reopens a resolved thread and wakes a snoozed one.
+                conversation.status = Status.OPEN
+                conversation.snoozed_until = None
+                conversation.resolved_at = None
+                update.append("resolved_at")
+            conversation.save(update_fields=update)
+        else:
+            conversation.message_count = 1
+            conversation.save(update_fields=["message_count"])
+        from .tasks import process_inbound
+
+        process_inbound.enqueue(message.pk)
+        message.conversation = conversation
+        events.publish_message_created(message)
+        events.publish_conversation_updated(conversation, created=created, tags=[] if created else None)
+    return Received(message, created=True)
+
+
+def update_delivery_status(inbox: Inbox, event: StatusEvent) -> Message | None:
+    """Move an outbound message's status forward (never back); unknown ids are ignored."""
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .filter(inbox=inbox, external_id=event.external_id, direction=Direction.OUT)
+            .select_related("conversation")
+            .first()
+        )
+        if message is None:
+            return None
+        current, new = message.status, event.status
+        if new == DeliveryStatus.FAILED:
+            moves = current in (DeliveryStatus.QUEUED, DeliveryStatus.SENT)
+        else:
+            moves = DELIVERY_ORDER.get(new, -1) > DELIVERY_ORDER.get(current, 99)
+        if not moves:
+            return message
+        message.status = new
+        message.error = event.error[:2000] if new == DeliveryStatus.FAILED else message.error
+        message.save(update_fields=["status", "error"])
+        events.publish_message_status(message)
+    return message
+
+
+# --- outbound ----------------------------------------------------------------------------------
+
+
+def reply_identity(conversation: Conversation, inbox: Inbox) -> ContactIdentity | None:
+    """The identity of the contact a reply through `inbox` goes to, if the contact has one."""
+    from omnidesk.connectors.registry import get_connector_class
+
+    connector = get_connector_class(inbox.kind)
+    if connector is None:
+        return None
+    identities = ContactIdentity.objects.filter(contact=conversation.contact_id, kind=connector.identity_kind)
+    if inbox.kind in ("messenger", "instagram"):
+        identities = identities.filter(scope=str(inbox.uuid))
+    return identities.order_by("-verified", "-created_at").first()
+
+
+def check_send_reply(
+    conversation: Conversation, agent: AgentProfile, *, text: str, inbox: Inbox | None = None, html: str = ""
+) -> Message:
+    """Validate an agent's reply (untrusted input) and send it."""
+    text = (text or "").strip()
+    if not text and not html:
+        raise ActionError("empty", "a reply needs text")
+    if len(text) > MAX_TEXT:
+        raise ActionError("too_long", f"a reply is at most {MAX_TEXT} characters")
+    inbox = inbox or conversation.current_inbox
+    if not inbox.enabled:
+        raise ActionError("inbox_disabled", "that channel is disabled")
+    if reply_identity(conversation, inbox) is None:
+        raise ActionError("no_identity", "the customer cannot be reached on that channel")
+    return send_message(conversation, inbox=inbox, text=text, html=html, agent=agent)
+
+
+def send_message(
+    conversation: Conversation,
+    *,
+    inbox: Inbox,
+    text: str,
+    html: str = "",
+    agent: AgentProfile | None = None,
+    sender_type: str = SenderType.AGENT,
+) -> Message:
+    """Store an outbound message as queued and enqueue its delivery, in one transaction."""
+    from .tasks import deliver
+
+    now = timezone.now()
+    with transaction.atomic():
+        html = _clean_html(html)
+        message = Message.objects.create(
+            conversation=conversation,
+            inbox=inbox,
+            direction=Direction.OUT,
+            kind=MessageKind.TEXT,
+            sender_type=sender_type,
+            sender_agent=agent,
+            text=_text_of(text, html),
+            html=html,
+            status=DeliveryStatus.QUEUED,
+            created_at=now,
+        )
+        update = ["last_message_at", "message_count"]
+        conversation.last_message_at = now
+        conversation.message_count += 1
+        if conversation.first_response_at is None and sender_type == SenderType.AGENT:
+            conversation.first_response_at = now
+            update.append("first_response_at")
+        conversation.save(update_fields=update)
+        deliver.enqueue(message.pk)
+        events.publish_message_created(message)
+        events.publish_conversation_updated(conversation)
+    return message
+
+
+def add_note(conversation: Conversation, agent: AgentProfile | None, text: str, *, meta: dict | None = None) -> Message:
+    text = (text or "").strip()
+    if not text:
+        raise ActionError("empty", "a note needs text")
+    with transaction.atomic():
+        message = Message.objects.create(
+            conversation=conversation,
+            direction=Direction.OUT,
+            kind=MessageKind.NOTE,
+            sender_type=SenderType.AGENT if agent else SenderType.SYSTEM,
+            sender_agent=agent,
+            text=text[:MAX_TEXT],
+            status=DeliveryStatus.SENT,
+            meta=meta or {},
+            created_at=timezone.now(),
+        )
+        events.publish_message_created(message)
+    return message
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with jitter: base, 2×base, 4×base, … capped at an hour."""
+    base = settings.DELIVERY_BACKOFF_SECONDS * (2 ** max(attempt - 1, 0))
+    return min(base, 3600) * random.uniform(0.8, 1.2)
+
+
+# --- conversation state -------------------------------------------------------------------------
+
+
+def _lock(conversation: Conversation) -> Conversation:
+    return Conversation.objects.select_for_update().select_related("current_inbox").get(pk=conversation.pk)
+
+
+def do_assign(conversation: Conversation, agent: AgentProfile | None, *, by: AgentProfile | None = None) -> Conversation:
+    """Assign (or unassign with None). Row-locked, so a conversation never has two assignees."""
+    with transaction.atomic():
+        conv = _lock(conversation)
+        if conv.assignee_id == (agent.pk if agent else None):
+            return conv
+        conv.assignee = agent
+        conv.save(update_fields=["assignee"])
+        by_name = by.name if by else "system"
+        if agent is not None:
+            _event_message(conv, timezone.now(), EventType.ASSIGNED, agent=agent.name, by=by_name)
+            events.publish_assigned(conv, agent.pk, by_name)
+        else:
+            _event_message(conv, timezone.now(), EventType.UNASSIGNED, by=by_name)
+        events.publish_conversation_updated(conv)
+    conversation.assignee = agent
+    return conv
+
+
+def do_set_status(
+    conversation: Conversation, status: str, *, by: AgentProfile | None = None, snooze_until: dt.datetime | None = None
+) -> Conversation:
+    if status not in Status.values:
+        raise ActionError("bad_status", f"unknown status {status!r}")
+    if status == Status.SNOOZED and (snooze_until is None or snooze_until <= timezone.now()):
+        raise ActionError("bad_snooze", "snoozing needs a time in the future")
+    with transaction.atomic():
+        conv = _lock(conversation)
+        if conv.status == status and status != Status.SNOOZED:
+            return conv
+        now = timezone.now()
+        conv.status = status
+        conv.snoozed_until = snooze_until if status == Status.SNOOZED else None
+        conv.resolved_at = now if status in (Status.RESOLVED, Status.CLOSED) else None
+        conv.save(update_fields=["status", "snoozed_until", "resolved_at"])
+        _event_message(conv, now, EventType.STATUS, status=status, by=by.name if by else "system")
+        events.publish_conversation_updated(conv)
+    return conv
+
+
+def do_set_priority(conversation: Conversation, priority: int, *, by: AgentProfile | None = None) -> Conversation:
+    if priority not in Priority.values:
+        raise ActionError("bad_priority", f"unknown priority {priority!r}")
+    with transaction.atomic():
+        conv = _lock(conversation)
+        if conv.priority == priority:
+            return conv
+        conv.priority = priority
+        conv.save(update_fields=["priority"])
+        _event_message(conv, timezone.now(), EventType.PRIORITY, priority=priority, by=by.name if by else "system")
+        events.publish_conversation_updated(conv)
+    return conv
+
+
+def do_set_tags(conversation: Conversation, names: list[str], *, by: AgentProfile | None = None) -> list[str]:
+    cleaned = sorted({n.strip().lower()[:64] for n in names if n and n.strip()})
+    with transaction.atomic():
+        conv = _lock(conversation)
+        existing = {t.name: t for t in Tag.objects.filter(name__in=cleaned)}
+        missing = [Tag(name=n) for n in cleaned if n not in existing]
+        if missing:
+            Tag.objects.bulk_create(missing, ignore_conflicts=True)
+            existing = {t.name: t for t in Tag.objects.filter(name__in=cleaned)}
+        conv.tags.set(existing.values())
+        events.publish_conversation_updated(conv, tags=cleaned)
+    return cleaned
+
+
+def do_merge_conversations(target: Conversation, source: Conversation, *, by: Any = None) -> Conversation:
+    """Move `source`'s messages into `target` (same contact only) and close `source`."""
+    if target.pk == source.pk or target.contact_id != source.contact_id:
+        raise ActionError("bad_merge", "only two different conversations of one contact can be merged")
+    with transaction.atomic():
+        rows = {c.pk: c for c in Conversation.objects.select_for_update().filter(pk__in=[target.pk, source.pk]).order_by("pk")}
+        target, source = rows[target.pk], rows[source.pk]
+        moved = Message.objects.filter(conversation=source).update(conversation=target)
+        target.message_count += source.message_count
+        target.last_message_at = max(target.last_message_at, source.last_message_at)
+        target.save(update_fields=["message_count", "last_message_at"])
+        source.status = Status.CLOSED
+        source.message_count = 0
+        source.save(update_fields=["status", "message_count"])
+        _event_message(target, timezone.now(), EventType.MERGED, source=str(source.uuid), moved=moved)
+        audit(getattr(by, "user", by), "conversation.merged", target, source=str(source.uuid), moved=moved)
+        events.publish_conversation_updated(target)
+        events.publish_conversation_updated(source)
+    return target

@@ -1,0 +1,151 @@
+"""send_message, deliver, update_delivery_status: queued in one transaction, sent at most once."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import respx
+from django_tasks_db.models import DBTaskResult
+
+from omnidesk.connectors.base import StatusEvent
+from omnidesk.connectors.signing import check_signature
+from omnidesk.conversations.actions import ActionError, check_send_reply, update_delivery_status
+from omnidesk.conversations.constants import DeliveryStatus
+from omnidesk.conversations.models import Message
+from omnidesk.conversations.tasks import deliver, recover_deliveries
+from omnidesk.testing.factories import SIGNING_SECRET, inbound, make_inbox
+
+pytestmark = pytest.mark.django_db
+HOOK = "http://hooks.test/omnidesk"
+
+
+def run_deliver(message: Message) -> str:
+    return deliver.call(message.pk)
+
+
+@pytest.fixture
+def conversation(api_inbox):
+    return inbound(api_inbox, "Where is my order?").message.conversation
+
+
+def test_reply_is_stored_queued_with_one_delivery_job(conversation, agent):
+    message = check_send_reply(conversation, agent, text="It ships today.")
+    assert message.status == DeliveryStatus.QUEUED
+    jobs = DBTaskResult.objects.filter(task_path__endswith="deliver")
+    assert jobs.count() == 1 and jobs.get().args_kwargs["args"] == [message.pk]
+    conversation.refresh_from_db()
+    assert conversation.first_response_at is not None
+
+
+@respx.mock
+def test_deliver_posts_a_signed_webhook_and_marks_sent(conversation, agent):
+    route = respx.post(HOOK).mock(return_value=httpx.Response(200, json={"id": "their-42"}))
+    message = check_send_reply(conversation, agent, text="Ciao!")
+    assert run_deliver(message) == "sent"
+    message.refresh_from_db()
+    assert message.status == DeliveryStatus.SENT and message.external_id == "their-42"
+    request = route.calls.last.request
+    body = json.loads(request.content)
+    assert body["text"] == "Ciao!" and body["contact"] == {"id": "customer-1"}
+    assert body["sender"] == {"name": "Alice"}
+    assert request.headers["Idempotency-Key"] == str(message.uuid)
+    assert check_signature(
+        SIGNING_SECRET, request.content, request.headers["X-Omnidesk-Timestamp"], request.headers["X-Omnidesk-Signature"]
+    ) is None
+
+
+@respx.mock
+def test_a_second_deliver_of_the_same_message_sends_nothing(conversation, agent):
+    route = respx.post(HOOK).mock(return_value=httpx.Response(200, json={}))
+    message = check_send_reply(conversation, agent, text="once")
+    assert run_deliver(message) == "sent"
+    assert run_deliver(message) == "skipped"
+    assert route.call_count == 1
+
+
+@respx.mock
+def test_transient_failure_is_retried_later_then_sent(conversation, agent):
+    route = respx.post(HOOK).mock(side_effect=[httpx.Response(503), httpx.ConnectTimeout("slow")] + [httpx.Response(200, json={})])
+    message = check_send_reply(conversation, agent, text="retry me")
+    assert run_deliver(message) == "retry"
+    assert run_deliver(message) == "retry"
+    message.refresh_from_db()
+    assert message.status == DeliveryStatus.QUEUED and message.attempts == 2 and "ConnectTimeout" in message.error
+    from django.utils import timezone
+
+    retries = DBTaskResult.objects.filter(task_path__endswith="deliver", run_after__gt=timezone.now(), run_after__year__lt=9999)
+    assert retries.count() == 2  # each retry waits (backoff), none runs at once
+    assert run_deliver(message) == "sent"
+    assert route.call_count == 3
+
+
+@respx.mock
+def test_transient_failures_become_permanent_after_max_attempts(conversation, agent, settings):
+    settings.DELIVERY_MAX_ATTEMPTS = 2
+    respx.post(HOOK).mock(return_value=httpx.Response(500))
+    message = check_send_reply(conversation, agent, text="x")
+    run_deliver(message)
+    assert run_deliver(message) == "failed"
+    message.refresh_from_db()
+    assert message.status == DeliveryStatus.FAILED and message.error == "HTTP 500"
+
+
+@respx.mock
+def test_permanent_failure_is_marked_failed_with_the_reason(conversation, agent):
+    respx.post(HOOK).mock(return_value=httpx.Response(422, text="unknown customer"))
+    message = check_send_reply(conversation, agent, text="x")
+    assert run_deliver(message) == "failed"
+    message.refresh_from_db()
+    assert message.status == DeliveryStatus.FAILED and "422" in message.error and "unknown customer" in message.error
+
+
+@respx.mock
+def test_a_claimed_message_is_not_sent_by_a_second_worker(conversation, agent):
+    route = respx.post(HOOK).mock(return_value=httpx.Response(200, json={}))
+    message = check_send_reply(conversation, agent, text="x")
+    from django.utils import timezone
+    import datetime as dt
+
+    Message.objects.filter(pk=message.pk).update(claimed_until=timezone.now() + dt.timedelta(seconds=60))
+    assert run_deliver(message) == "claimed"
+    assert route.call_count == 0
+
+
+@respx.mock
+def test_recovery_requeues_an_interrupted_delivery_exactly_once(conversation, agent):
+    route = respx.post(HOOK).mock(return_value=httpx.Response(200, json={}))
+    message = check_send_reply(conversation, agent, text="x")
+    from django.utils import timezone
+    import datetime as dt
+
+    # A worker claimed it and died before recording the result.
+    Message.objects.filter(pk=message.pk).update(claimed_until=timezone.now() + dt.timedelta(seconds=60), attempts=1)
+    assert recover_deliveries(all_workers_dead=True) == 1
+    assert run_deliver(message) == "sent"
+    assert run_deliver(message) == "skipped"
+    assert route.call_count == 1
+
+
+def test_reply_needs_text_and_a_reachable_channel(conversation, agent):
+    with pytest.raises(ActionError) as exc:
+        check_send_reply(conversation, agent, text="   ")
+    assert exc.value.code == "empty"
+    sms = make_inbox("sms")
+    with pytest.raises(ActionError) as exc:
+        check_send_reply(conversation, agent, text="hi", inbox=sms)
+    assert exc.value.code in ("no_identity",)
+
+
+def test_status_moves_forward_only(conversation, agent, api_inbox):
+    message = check_send_reply(conversation, agent, text="x")
+    Message.objects.filter(pk=message.pk).update(status=DeliveryStatus.SENT, external_id="p-1")
+    update_delivery_status(api_inbox, StatusEvent("p-1", DeliveryStatus.READ))
+    update_delivery_status(api_inbox, StatusEvent("p-1", DeliveryStatus.DELIVERED))
+    message.refresh_from_db()
+    assert message.status == DeliveryStatus.READ
+    update_delivery_status(api_inbox, StatusEvent("p-1", DeliveryStatus.FAILED, "bounced"))
+    message.refresh_from_db()
+    assert message.status == DeliveryStatus.READ  # a read message cannot fail afterwards
+    assert update_delivery_status(api_inbox, StatusEvent("unknown", DeliveryStatus.READ)) is None

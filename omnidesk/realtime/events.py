@@ -1,0 +1,89 @@
+"""Every realtime event type, defined once (ARCHITECTURE §5, docs/events.md).
+
+The agent workspace and the chat widget read these payloads; tests/realtime check each type.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MessagePayload(_Event):
+    id: str
+    conversation_id: str
+    inbox_id: str | None
+    channel: str | None
+    direction: Literal["in", "out"]
+    kind: str
+    sender_type: str
+    sender_name: str
+    text: str
+    status: str
+    created_at: str
+    meta: dict
+
+
+class MessageCreated(_Event):
+    type: Literal["message.created"] = "message.created"
+    conversation_id: str
+    message: MessagePayload
+
+
+class MessageStatus(_Event):
+    type: Literal["message.status"] = "message.status"
+    conversation_id: str
+    message_id: str
+    status: str
+    error: str = ""
+
+
+class ConversationUpdated(_Event):
+    """Sent when a conversation is created or any of its list-visible fields change."""
+
+    type: Literal["conversation.updated"] = "conversation.updated"
+    conversation_id: str
+    created: bool = False
+    status: str
+    priority: int
+    assignee_id: int | None
+    team_id: int | None
+    inbox_id: str
+    channel: str
+    language: str
+    last_message_at: str
+    tags: list[str]
+
+
+class AgentAssigned(_Event):
+    """Personal: a conversation was assigned to this agent."""
+
+    type: Literal["agent.assigned"] = "agent.assigned"
+    conversation_id: str
+    by: str
+
+
+Event = MessageCreated | MessageStatus | ConversationUpdated | AgentAssigned
+EVENT_TYPES: tuple[type[_Event], ...] = (MessageCreated, MessageStatus, ConversationUpdated, AgentAssigned)
+
+
+def inbox_group(inbox_id: int) -> str:
+    return f"inbox.{inbox_id}"
+
+
+def conversation_group(conversation_uuid: object) -> str:
+    return f"conversation.{conversation_uuid}"
+
+
+def agent_group(agent_id: int) -> str:
+    return f"agent.{agent_id}"
+
+
+# Every agent session listens here too, for conversations whose inbox they may see (filtered per
+# agent in the consumer); keeps one fan-out per event instead of one per agent.
+WORKSPACE_GROUP = "workspace"

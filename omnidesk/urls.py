@@ -1,0 +1,16 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve as serve_static
+
+from omnidesk.api.urls import urlpatterns as api_urls
+from omnidesk.connectors.views import webhook
+
+urlpatterns = [
+    path("hooks/<slug:kind>/<str:inbox_uuid>/", webhook, name="webhook"),
+    path("admin/", admin.site.urls),
+    path("", include((api_urls, "api"))),
+    path("", include("omnidesk.web.urls")),
+    # Attachments in embedded mode; scale-out serves them from object storage.
+    re_path(r"^media/(?P<path>.*)$", serve_static, {"document_root": settings.MEDIA_ROOT}),
+]
