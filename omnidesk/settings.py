@@ -48,6 +48,12 @@ INSTALLED_APPS = [
     "omnidesk.conversations",
     "omnidesk.realtime",
     "omnidesk.web",
+    "omnidesk.routing",
+    "omnidesk.sla",
+    "omnidesk.analytics",
+    "omnidesk.knowledge",
+    "omnidesk.helpcenter",
+    "omnidesk.widget",
 ]
 
 MIDDLEWARE = [

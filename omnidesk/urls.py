@@ -10,6 +10,10 @@ urlpatterns = [
     path("hooks/<slug:kind>/<str:inbox_uuid>/", webhook, name="webhook"),
     path("admin/", admin.site.urls),
     path("", include((api_urls, "api"))),
+    path("supervisor/", include("omnidesk.routing.urls")),
+    path("kb/", include("omnidesk.knowledge.urls")),
+    path("help/", include("omnidesk.helpcenter.urls")),
+    path("widget/", include("omnidesk.widget.urls")),
     path("", include("omnidesk.web.urls")),
     # Attachments in embedded mode; scale-out serves them from object storage.
     re_path(r"^media/(?P<path>.*)$", serve_static, {"document_root": settings.MEDIA_ROOT}),
