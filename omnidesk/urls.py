@@ -1,12 +1,21 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve as serve_static
 
 from omnidesk.api.urls import urlpatterns as api_urls
 from omnidesk.connectors.views import webhook
 
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness for load balancers and the test harness; touches nothing."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("hooks/<slug:kind>/<str:inbox_uuid>/", webhook, name="webhook"),
     path("admin/", admin.site.urls),
     path("", include((api_urls, "api"))),
