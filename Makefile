@@ -1,0 +1,37 @@
+# omnidesk — the two commands of the README:
+#   make demo   set up, seed a demo workspace and serve it at http://127.0.0.1:8000/
+#   make test   set up and run every test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export OMNIDESK_DATA_DIR ?= $(CURDIR)/omnidesk-data
+
+.PHONY: demo test install lint messages bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/omnidesk demo
+	$(BIN)/omnidesk serve
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check omnidesk tests bench
+
+# Re-extract and compile the translation catalogues (needs GNU gettext: apt-get install gettext).
+messages: install
+	cd omnidesk && ../$(BIN)/omnidesk makemessages -l zh_Hans -l zh_Hant -l it -l pl -l en --no-obsolete
+	cd omnidesk && ../$(BIN)/omnidesk compilemessages
+
+clean:
+	rm -rf $(VENV) build *.egg-info
