@@ -212,7 +212,7 @@ def update_delivery_status(inbox: Inbox, event: StatusEvent) -> Message | None:
     """Move an outbound message's status forward (never back); unknown ids are ignored."""
     with transaction.atomic():
         message = (
-            Message.objects.select_for_update()
+            Message.objects.select_for_update(of=("self",))
             .filter(inbox=inbox, external_id=event.external_id, direction=Direction.OUT)
             .select_related("conversation")
             .first()

@@ -39,8 +39,8 @@ def deliver(message_id: int) -> str:
     now = timezone.now()
     with transaction.atomic():
         message = (
-            Message.objects.select_for_update()
-            .select_related("conversation", "inbox", "sender_agent")
+            Message.objects.select_for_update(of=("self",))
+            .select_related("conversation", "inbox", "sender_agent__user")
             .filter(pk=message_id, direction=Direction.OUT)
             .first()
         )
@@ -77,7 +77,7 @@ def deliver(message_id: int) -> str:
         result = connector_class(inbox).send(outbound)
     except TransientSendError as exc:
         with transaction.atomic():
-            message = Message.objects.select_for_update().select_related("conversation").get(pk=message_id)
+            message = Message.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=message_id)
             message.claimed_until = None
             message.error = exc.reason[:2000]
             if message.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
@@ -99,7 +99,7 @@ def deliver(message_id: int) -> str:
 
 def _finish(message_id: int, status: str, *, external_id: str = "", error: str = "") -> str:
     with transaction.atomic():
-        message = Message.objects.select_for_update().select_related("conversation").get(pk=message_id)
+        message = Message.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=message_id)
         if message.status != DeliveryStatus.QUEUED:
             return "skipped"
         message.status = status
