@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from omnidesk.connectors.models import Inbox
+from omnidesk.contacts.models import Contact
 from omnidesk.conversations.models import Conversation
 
 from .constants import Role
@@ -67,6 +68,29 @@ def can_access_conversation(agent: AgentProfile, conversation_id: str) -> bool:
     except AccessDenied:
         return False
     return True
+
+
+def accessible_contacts(agent: AgentProfile) -> QuerySet[Contact]:
+    """Admins and supervisors see every contact; an agent sees a contact through a conversation they
+    may see, and contacts with no conversation yet (so a contact they just created is theirs to use)."""
+    qs = Contact.objects.all()
+    if sees_everything(agent):
+        return qs
+    return qs.filter(
+        Exists(accessible_conversations(agent).filter(contact=OuterRef("pk")))
+        | ~Exists(Conversation.objects.filter(contact=OuterRef("pk")))
+    )
+
+
+def access_contact_by_id(agent: AgentProfile, contact_id: str | uuid.UUID) -> Contact:
+    try:
+        key = uuid.UUID(str(contact_id))
+    except ValueError as exc:
+        raise AccessDenied from exc
+    contact = accessible_contacts(agent).filter(uuid=key).first()
+    if contact is None:
+        raise AccessDenied
+    return contact
 
 
 def access_inbox_by_id(agent: AgentProfile, inbox_id: str | uuid.UUID) -> Inbox:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from omnidesk.accounts.audit import audit
@@ -66,6 +66,50 @@ def resolve_contact(
             [ContactIdentity(contact=contact, kind=c.kind, scope=c.scope, value=c.value, verified=c.verified) for c in new]
         )
     return contact, created
+
+
+class IdentityTaken(ValueError):
+    """An identity that already belongs to a contact (the message names it)."""
+
+    def __init__(self, kind: str, value: str) -> None:
+        super().__init__(f"{kind} identity {value!r} already belongs to a contact")
+        self.kind = kind
+        self.value = value
+
+
+CONTACT_FIELDS = frozenset({"name", "language", "time_zone", "company", "vip", "attributes"})
+
+
+def do_create_contact(claims: Sequence[IdentityClaim], *, actor: Any = None, **fields: Any) -> Contact:
+    """A new contact with these identities, all or nothing.
+
+    Raises InvalidIdentity for a value that cannot be normalised and IdentityTaken for one already
+    on record: creating never silently joins someone else's history (resolve_contact does that).
+    """
+    unknown = set(fields) - CONTACT_FIELDS
+    if unknown:
+        raise ValueError(f"unknown contact fields: {sorted(unknown)}")
+    normalized = list({(c.kind, c.scope, c.value): c for c in normalize_claims(claims)}.values())
+    with transaction.atomic():
+        if normalized:
+            query = Q()
+            for c in normalized:
+                query |= Q(kind=c.kind, scope=c.scope, value=c.value)
+            taken = ContactIdentity.objects.filter(query).first()
+            if taken is not None:
+                raise IdentityTaken(taken.kind, taken.value)
+        contact = Contact.objects.create(**fields)
+        try:
+            with transaction.atomic():
+                ContactIdentity.objects.bulk_create([
+                    ContactIdentity(contact=contact, kind=c.kind, scope=c.scope, value=c.value, verified=c.verified)
+                    for c in normalized
+                ])
+        except IntegrityError as exc:  # a concurrent create claimed one of them first
+            first = normalized[0]
+            raise IdentityTaken(first.kind, first.value) from exc
+        audit(actor, "contact.created", contact, identities=len(normalized))
+    return contact
 
 
 def do_add_identity(contact: Contact, claim: IdentityClaim, *, actor: Any = None) -> ContactIdentity:
