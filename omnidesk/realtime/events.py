@@ -5,9 +5,9 @@ The agent workspace and the chat widget read these payloads; tests/realtime chec
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 
 class _Event(BaseModel):
@@ -87,3 +87,69 @@ def agent_group(agent_id: int) -> str:
 # Every agent session listens here too, for conversations whose inbox they may see (filtered per
 # agent in the consumer); keeps one fan-out per event instead of one per agent.
 WORKSPACE_GROUP = "workspace"
+
+
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="type")])
+
+
+def parse_event(payload: dict) -> Event:
+    """The typed event a JSON payload is; raises pydantic.ValidationError if it is none."""
+    return _EVENT_ADAPTER.validate_python(payload)
+
+
+# --- the chat widget (omnidesk/widget, docs/widget.md) -------------------------------------------
+# Sent to `visitor.<key>` groups (omnidesk.widget.sessions.visitor_group) unless noted; the widget
+# renders them itself, so they carry only what a customer may see (never notes, never meta).
+
+
+class VisitorAttachment(_Event):
+    name: str
+    url: str
+    content_type: str
+    size: int
+    image: bool
+
+
+class VisitorMessagePayload(_Event):
+    id: str
+    conversation_id: str
+    direction: Literal["in", "out"]  # in: written by the visitor; out: by an agent or bot
+    sender_name: str
+    avatar_url: str
+    text: str
+    created_at: str
+    client_id: str = ""  # the id the visitor's browser gave its own message, for de-duplication
+    attachments: list[VisitorAttachment] = []
+
+
+class VisitorMessage(_Event):
+    """A message the visitor should show: an agent reply being delivered, or their own from another tab."""
+
+    type: Literal["widget.message"] = "widget.message"
+    message: VisitorMessagePayload
+
+
+class AgentTyping(_Event):
+    """An agent is typing in (or stopped typing in) the visitor's conversation."""
+
+    type: Literal["widget.agent_typing"] = "widget.agent_typing"
+    conversation_id: str
+    typing: bool
+    agent_name: str
+    avatar_url: str
+
+
+class AgentRead(_Event):
+    """An agent has read the visitor's messages up to and including `message_id`."""
+
+    type: Literal["widget.agent_read"] = "widget.agent_read"
+    conversation_id: str
+    message_id: str
+
+
+class VisitorTyping(_Event):
+    """To `conversation.<uuid>`: the customer is typing in the chat widget."""
+
+    type: Literal["visitor.typing"] = "visitor.typing"
+    conversation_id: str
+    typing: bool
