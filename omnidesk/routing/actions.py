@@ -1,0 +1,347 @@
+"""Every write of routing: queueing, rules, presence, re-routing, overflow, configuration.
+
+Entry points called by name from elsewhere: `on_inbound` (process_inbound), `on_status_change`
+(do_set_status), `workspace_connected`/`workspace_disconnected` (the workspace WebSocket) and
+`mark_opened` (the workspace, when the assignee opens a conversation). docs/routing.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from omnidesk.accounts.audit import audit
+from omnidesk.accounts.constants import Presence
+from omnidesk.accounts.models import AgentProfile, Skill, Team
+from omnidesk.conversations import events
+from omnidesk.conversations.actions import ActionError, do_assign
+from omnidesk.conversations.constants import Direction, Priority, SenderType, Status
+from omnidesk.conversations.models import Conversation, Message
+
+from . import engine
+from .models import AgentRoutingState, RoutingRule, Strategy, TeamRouting
+
+logger = logging.getLogger(__name__)
+
+CONDITION_KEYS = frozenset({"channels", "languages", "tags", "keywords", "attributes"})
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+
+def rule_matches(rule: RoutingRule, *, channel: str, language: str, tags: list[str], text: str, attributes: dict) -> bool:
+    """Every condition the rule names must hold; lists match when any item does."""
+    c = rule.conditions or {}
+    if c.get("channels") and channel not in c["channels"]:
+        return False
+    if c.get("languages") and not any(engine.speaks((str(code).lower(),), language) for code in c["languages"]):
+        return False
+    if c.get("tags") and not set(c["tags"]) & set(tags):
+        return False
+    lowered = text.lower()
+    if c.get("keywords") and not any(str(k).lower() in lowered for k in c["keywords"] if str(k).strip()):
+        return False
+    for key, value in (c.get("attributes") or {}).items():
+        if str(attributes.get(key, "")).lower() != str(value).lower():
+            return False
+    return True
+
+
+def apply_rules(conv: Conversation, text: str) -> RoutingRule | None:
+    """Set team, required skills and priority from the first matching rule (caller saves)."""
+    tags = [t.name for t in conv.tags.all()]
+    for rule in RoutingRule.objects.filter(enabled=True).order_by("position", "id"):
+        if rule_matches(
+            rule, channel=conv.current_inbox.kind, language=conv.language, tags=tags, text=text,
+            attributes=conv.contact.attributes or {},
+        ):
+            if rule.team_id:
+                conv.team_id = rule.team_id
+            if rule.skills:
+                conv.required_skills = {str(k): int(v) for k, v in rule.skills.items()}
+            if rule.priority is not None and rule.priority > conv.priority:
+                conv.priority = rule.priority  # rules raise priority, never lower what an agent set
+            return rule
+    return None
+
+
+def check_save_rule(data: dict[str, Any], *, rule: RoutingRule | None = None, by: AgentProfile | None = None) -> RoutingRule:
+    """Validate a rule from a form or the API and save it; ActionError says what is wrong."""
+    name = str(data.get("name") or "").strip()
+    if not name or len(name) > 100:
+        raise ActionError("bad_name", "a rule needs a name of at most 100 characters")
+    conditions = data.get("conditions") or {}
+    if not isinstance(conditions, dict) or set(conditions) - CONDITION_KEYS:
+        raise ActionError("bad_conditions", f"conditions may only use {', '.join(sorted(CONDITION_KEYS))}")
+    for key in ("channels", "languages", "tags", "keywords"):
+        value = conditions.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ActionError("bad_conditions", f"{key} must be a list of words")
+    if not isinstance(conditions.get("attributes", {}), dict):
+        raise ActionError("bad_conditions", "attributes must map names to values")
+    conditions = {k: v for k, v in conditions.items() if v}
+    team_id = data.get("team_id") or None
+    if team_id is not None and not Team.objects.filter(pk=team_id).exists():
+        raise ActionError("bad_team", "no such team")
+    skills = data.get("skills") or {}
+    try:
+        skills = {str(int(k)): int(v) for k, v in skills.items()}
+    except (TypeError, ValueError, AttributeError):
+        raise ActionError("bad_skills", "skills must map skill ids to levels") from None
+    if any(level < 1 for level in skills.values()):
+        raise ActionError("bad_skills", "skill levels start at 1")
+    if Skill.objects.filter(pk__in=[int(k) for k in skills]).count() != len(skills):
+        raise ActionError("bad_skills", "no such skill")
+    priority = data.get("priority")
+    if priority in ("", None):
+        priority = None
+    else:
+        try:
+            priority = int(priority)
+        except (TypeError, ValueError):
+            raise ActionError("bad_priority", "unknown priority") from None
+        if priority not in Priority.values:
+            raise ActionError("bad_priority", "unknown priority")
+    try:
+        position = int(data.get("position") or 0)
+    except (TypeError, ValueError):
+        raise ActionError("bad_position", "position must be a whole number") from None
+    if position < 0:
+        raise ActionError("bad_position", "position must not be negative")
+    with transaction.atomic():
+        rule = rule or RoutingRule()
+        rule.name, rule.conditions, rule.team_id, rule.skills = name, conditions, team_id, skills
+        rule.priority, rule.position, rule.enabled = priority, position, bool(data.get("enabled", True))
+        rule.save()
+        audit(getattr(by, "user", None), "routing.rule_saved", rule, name=name)
+    return rule
+
+
+def delete_rule(rule: RoutingRule, *, by: AgentProfile | None = None) -> None:
+    with transaction.atomic():
+        audit(getattr(by, "user", None), "routing.rule_deleted", rule, name=rule.name)
+        rule.delete()
+
+
+def save_team_routing(
+    team: Team, *, strategy: str, overflow_team: Team | None = None, overflow_after_seconds: int | None = None,
+    accept_timeout_seconds: int | None = None, by: AgentProfile | None = None,
+) -> TeamRouting:
+    if strategy not in Strategy.values:
+        raise ActionError("bad_strategy", f"unknown strategy {strategy!r}")
+    if overflow_team is not None and overflow_team.pk == team.pk:
+        raise ActionError("bad_overflow", "a team cannot overflow to itself")
+    for value in (overflow_after_seconds, accept_timeout_seconds):
+        if value is not None and value < 1:
+            raise ActionError("bad_seconds", "times are whole seconds above zero")
+    with transaction.atomic():
+        config, _ = TeamRouting.objects.get_or_create(team=team)
+        config.strategy, config.overflow_team = strategy, overflow_team
+        config.overflow_after_seconds, config.accept_timeout_seconds = overflow_after_seconds, accept_timeout_seconds
+        config.save()
+        audit(getattr(by, "user", None), "routing.team_saved", team, strategy=strategy)
+        transaction.on_commit(engine.invalidate)
+    return config
+
+
+# --- the queue -----------------------------------------------------------------------------------
+
+
+def on_inbound(message_id: int) -> int:
+    """A customer message was stored: queue its conversation if nobody has it, then route.
+
+    Rules run when a conversation enters the queue (new, reopened or unassigned). Returns how
+    many conversations routing assigned.
+    """
+    message = Message.objects.filter(pk=message_id, direction=Direction.IN).only("id", "conversation_id", "text").first()
+    if message is None:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        conv = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("current_inbox", "contact")
+            .filter(pk=message.conversation_id)
+            .first()
+        )
+        if conv is not None and conv.status == Status.OPEN and conv.assignee_id is not None and (
+            AgentProfile.objects.filter(pk=conv.assignee_id, presence=Presence.OFFLINE).exists()
+        ):
+            # The customer wrote to a conversation its (offline) agent still holds: back to the queue.
+            do_assign(conv, None)
+            conv.assignee = None
+        if conv is None or conv.status != Status.OPEN or conv.assignee_id is not None or conv.queued_at is not None:
+            queued = False
+        else:
+            apply_rules(conv, message.text or "")
+            conv.vip = conv.contact.vip
+            conv.queued_at = now
+            conv.save(update_fields=["team", "required_skills", "priority", "vip", "queued_at"])
+            _schedule_overflow(conv)
+            events.publish_conversation_updated(conv)
+            queued = True
+    if not queued and not engine.waiting().exists():
+        return 0
+    return engine.route_waiting()
+
+
+def _schedule_overflow(conv: Conversation) -> None:
+    from .tasks import check_overflow
+
+    config = TeamRouting.objects.filter(team_id=conv.team_id).first() if conv.team_id else None
+    if config and config.overflow_team_id and config.overflow_after_seconds:
+        run_after = timezone.now() + dt.timedelta(seconds=config.overflow_after_seconds)
+        check_overflow.using(run_after=run_after).enqueue(conv.pk, conv.team_id)
+
+
+def overflow(conversation_id: int, team_id: int) -> str:
+    """Still waiting in `team`'s queue after its overflow time: move it to the overflow team."""
+    with transaction.atomic():
+        conv = Conversation.objects.select_for_update(of=("self",)).select_related("current_inbox").filter(
+            pk=conversation_id
+        ).first()
+        if conv is None or conv.team_id != team_id or conv.assignee_id or conv.status != Status.OPEN or not conv.queued_at:
+            return "stale"
+        config = TeamRouting.objects.filter(team_id=team_id).first()
+        if config is None or not config.overflow_team_id:
+            return "no_overflow"
+        conv.team_id = config.overflow_team_id
+        conv.save(update_fields=["team"])
+        _schedule_overflow(conv)  # the overflow team may overflow further
+        events.publish_conversation_updated(conv)
+    route_soon()
+    return "moved"
+
+
+def requeue(conv: Conversation, *, exclude: AgentProfile | None = None, by: AgentProfile | None = None) -> Conversation:
+    """Take a conversation back from its assignee into the queue, keeping its place (its wait)."""
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update(of=("self",)).get(pk=conv.pk)
+        if exclude is not None and exclude.pk not in locked.routing_exclude:
+            locked.routing_exclude = [*locked.routing_exclude, exclude.pk]
+        locked.queued_at = locked.queued_at or timezone.now()
+        locked.routed_at = None
+        locked.save(update_fields=["routing_exclude", "queued_at", "routed_at"])
+        conv = do_assign(locked, None, by=by)
+    return conv
+
+
+def accept_timeout(conversation_id: int, agent_id: int, routed_at_iso: str) -> str:
+    """The agent routing chose has not opened the conversation in time: give it to someone else."""
+    routed_at = dt.datetime.fromisoformat(routed_at_iso)
+    conv = Conversation.objects.filter(pk=conversation_id).first()
+    if conv is None or conv.assignee_id != agent_id or conv.routed_at != routed_at or conv.assignee_opened_at:
+        return "stale"
+    replied = Message.objects.filter(
+        conversation=conv, direction=Direction.OUT, sender_type=SenderType.AGENT, sender_agent_id=agent_id,
+        created_at__gte=routed_at,
+    ).exists()
+    if replied or conv.status != Status.OPEN:
+        return "accepted"
+    requeue(conv, exclude=AgentProfile.objects.get(pk=agent_id))
+    engine.route_waiting()
+    return "rerouted"
+
+
+def mark_opened(conversation: Conversation, agent: AgentProfile) -> bool:
+    """The assignee opened the conversation (the workspace calls this): routing's timeout stops."""
+    updated = Conversation.objects.filter(
+        pk=conversation.pk, assignee_id=agent.pk, assignee_opened_at__isnull=True
+    ).update(assignee_opened_at=timezone.now())
+    return bool(updated)
+
+
+def on_status_change(conv: Conversation, previous: str) -> None:
+    """Called inside do_set_status: a finished conversation frees capacity; a reopened unassigned one queues.
+
+    Only open conversations keep queued_at, which keeps the queue index small (conv_routing_queue).
+    """
+    if conv.status == Status.OPEN and conv.assignee_id is None and conv.queued_at is None:
+        conv.queued_at = timezone.now()
+        conv.save(update_fields=["queued_at"])
+    elif conv.status != Status.OPEN and conv.queued_at is not None:
+        conv.queued_at = None
+        conv.save(update_fields=["queued_at"])
+    if conv.status not in engine.LOAD_STATUSES or conv.status == Status.OPEN:
+        route_soon()
+
+
+def route_soon() -> None:
+    """Route the queue in the worker once the current transaction commits."""
+    from .tasks import route_queue
+
+    transaction.on_commit(route_queue.enqueue)
+
+
+# --- presence ------------------------------------------------------------------------------------
+
+
+def set_presence(agent: AgentProfile, presence: str, *, by: AgentProfile | None = None, auto: bool = False) -> bool:
+    """Change an agent's presence; going offline sends their open conversations back to the queue.
+
+    Returns True if it changed. `auto` marks a change made by the system (the last connection dropped).
+    """
+    if presence not in Presence.values:
+        raise ActionError("bad_presence", f"unknown presence {presence!r}")
+    with transaction.atomic():
+        state = engine._lock_state(agent.pk)
+        previous = AgentProfile.objects.filter(pk=agent.pk).values_list("presence", flat=True).first()
+        if previous == presence:
+            return False
+        AgentProfile.objects.filter(pk=agent.pk).update(presence=presence)
+        agent.presence = presence
+        state.auto_away = auto and presence == Presence.AWAY
+        state.save(update_fields=["auto_away"])
+        if presence == Presence.OFFLINE:
+            held = Conversation.objects.filter(assignee_id=agent.pk, status=Status.OPEN).select_related("current_inbox")
+            for conv in held:
+                requeue(conv, by=by)
+        if presence == Presence.ONLINE or presence == Presence.OFFLINE:
+            route_soon()
+    return True
+
+
+def workspace_connected(agent_id: int) -> None:
+    """A workspace WebSocket opened: count it, and undo an automatic away."""
+    with transaction.atomic():
+        state = engine._lock_state(agent_id)
+        AgentRoutingState.objects.filter(pk=agent_id).update(connections=F("connections") + 1)
+        if state.auto_away:
+            agent = AgentProfile.objects.get(pk=agent_id)
+            if agent.presence == Presence.AWAY:
+                set_presence(agent, Presence.ONLINE)
+
+
+def workspace_disconnected(agent_id: int) -> None:
+    """A workspace WebSocket closed: when it was the last one, an online agent turns away."""
+    with transaction.atomic():
+        state = engine._lock_state(agent_id)
+        state.connections = max(state.connections - 1, 0)
+        state.save(update_fields=["connections"])
+        if state.connections == 0:
+            agent = AgentProfile.objects.get(pk=agent_id)
+            if agent.presence == Presence.ONLINE:
+                set_presence(agent, Presence.AWAY, auto=True)
+
+
+__all__ = [
+    "accept_timeout",
+    "apply_rules",
+    "check_save_rule",
+    "delete_rule",
+    "mark_opened",
+    "on_inbound",
+    "on_status_change",
+    "overflow",
+    "requeue",
+    "route_soon",
+    "save_team_routing",
+    "set_presence",
+    "workspace_connected",
+    "workspace_disconnected",
+]

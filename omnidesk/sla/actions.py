@@ -1,0 +1,281 @@
+"""SLA clocks: start, pause, resume, meet and breach (docs/routing.md, "SLA").
+
+Called by name from the spine: `on_inbound` (process_inbound), `on_agent_reply` (send_message) and
+`on_status_change` (do_set_status), each inside the caller's work; `check_clock` is the task body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from omnidesk.conversations import events
+from omnidesk.conversations.constants import DeliveryStatus, Direction, MessageKind, SenderType, Status
+from omnidesk.conversations.models import Conversation, Message
+
+from .clock import add_target, conversation_schedule, shift_due
+from .models import Metric, SlaEvent, SlaEventKind, SlaPolicy
+
+logger = logging.getLogger(__name__)
+
+DUE_FIELD = {
+    Metric.FIRST_RESPONSE: "first_response_due",
+    Metric.NEXT_RESPONSE: "next_response_due",
+    Metric.RESOLUTION: "resolution_due",
+}
+BREACH_FIELD = {
+    Metric.FIRST_RESPONSE: "first_response_breached",
+    Metric.NEXT_RESPONSE: "next_response_breached",
+    Metric.RESOLUTION: "resolution_breached",
+}
+CLOSED_STATUSES = (Status.RESOLVED, Status.CLOSED)
+
+
+def policy_matches(policy: SlaPolicy, *, channel: str, priority: int, vip: bool, tags: Iterable[str], inbox_id: int) -> bool:
+    """Every condition the policy names must hold; `tags` matches when any listed tag is present."""
+    c = policy.conditions or {}
+    if c.get("channels") and channel not in c["channels"]:
+        return False
+    if c.get("priorities") and priority not in [int(p) for p in c["priorities"]]:
+        return False
+    if c.get("vip") is not None and bool(c["vip"]) != vip:
+        return False
+    if c.get("tags") and not set(c["tags"]) & set(tags):
+        return False
+    return not (c.get("inboxes") and inbox_id not in [int(i) for i in c["inboxes"]])
+
+
+def match_policy(conversation: Conversation) -> SlaPolicy | None:
+    """The first enabled policy, by position, whose conditions the conversation meets."""
+    tags = [t.name for t in conversation.tags.all()]
+    vip = conversation.vip or conversation.contact.vip
+    for policy in SlaPolicy.objects.filter(enabled=True).order_by("position", "id"):
+        if policy_matches(
+            policy, channel=conversation.current_inbox.kind, priority=conversation.priority, vip=vip, tags=tags,
+            inbox_id=conversation.current_inbox_id,
+        ):
+            return policy
+    return None
+
+
+def _lock(conversation_id: int) -> Conversation | None:
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("current_inbox", "team", "sla_policy", "contact")
+        .filter(pk=conversation_id)
+        .first()
+    )
+
+
+def _start(conv: Conversation, metric: str, start: dt.datetime, changed: set[str]) -> None:
+    policy = conv.sla_policy
+    minutes = policy.target_minutes(metric) if policy else None
+    if minutes is None:
+        return
+    due = add_target(conversation_schedule(conv), policy.business_hours, start, minutes)
+    setattr(conv, DUE_FIELD[metric], due)
+    setattr(conv, BREACH_FIELD[metric], False)
+    changed.update({DUE_FIELD[metric], BREACH_FIELD[metric]})
+
+
+def _schedule(conv: Conversation, metrics: Iterable[str]) -> None:
+    """Enqueue the warning and breach checks of running clocks (same transaction, like the spine)."""
+    from .tasks import check_sla
+
+    policy = conv.sla_policy
+    for metric in metrics:
+        due = getattr(conv, DUE_FIELD[metric])
+        if due is None or policy is None:
+            continue
+        warn_at = due - dt.timedelta(minutes=policy.warning_minutes)
+        if policy.warning_minutes:
+            check_sla.using(run_after=warn_at).enqueue(conv.pk, metric, SlaEventKind.WARNING, due.isoformat())
+        check_sla.using(run_after=due).enqueue(conv.pk, metric, SlaEventKind.BREACH, due.isoformat())
+
+
+def _resume(conv: Conversation, at: dt.datetime, changed: set[str]) -> list[str]:
+    """End a pause: each running clock gets back the time it had left when the pause began."""
+    paused_at = conv.sla_paused_at
+    conv.sla_paused_at = None
+    changed.add("sla_paused_at")
+    policy = conv.sla_policy
+    if paused_at is None or policy is None:
+        return []
+    schedule = conversation_schedule(conv)
+    moved = []
+    for metric, field in DUE_FIELD.items():
+        due = getattr(conv, field)
+        if due is None:
+            continue
+        new_due = shift_due(schedule, policy.business_hours, paused_at, due, at)
+        if new_due != due:
+            setattr(conv, field, new_due)
+            changed.add(field)
+            moved.append(metric)
+    return moved
+
+
+def _breach_if_late(conv: Conversation, metric: str, now: dt.datetime) -> None:
+    """A clock met after its due time whose breach check has not run yet (worker late) still counts."""
+    due = getattr(conv, DUE_FIELD[metric])
+    if due is not None and due <= now and not getattr(conv, BREACH_FIELD[metric]):
+        _record(conv, metric, SlaEventKind.BREACH, due, now)
+        setattr(conv, BREACH_FIELD[metric], True)
+
+
+def on_inbound(message_id: int) -> None:
+    """A customer message was stored: choose the policy, start or restart clocks, end a pause."""
+    message = Message.objects.filter(pk=message_id, direction=Direction.IN).only("id", "conversation_id", "created_at").first()
+    if message is None:
+        return
+    at = message.created_at
+    with transaction.atomic():
+        conv = _lock(message.conversation_id)
+        if conv is None or conv.status != Status.OPEN:
+            return
+        changed: set[str] = set()
+        started: list[str] = []
+        if conv.sla_paused_at is not None:
+            started += _resume(conv, at, changed)  # the customer answered
+        if conv.sla_policy_id is None:
+            policy = match_policy(conv)
+            if policy is None:
+                if changed:
+                    conv.save(update_fields=sorted(changed))
+                return
+            conv.sla_policy = policy
+            changed.add("sla_policy")
+            start = conv.created_at if conv.message_count <= 1 else at
+            if conv.first_response_at is None:
+                _start(conv, Metric.FIRST_RESPONSE, start, changed)
+                started.append(Metric.FIRST_RESPONSE)
+            _start(conv, Metric.RESOLUTION, start, changed)
+            started.append(Metric.RESOLUTION)
+        elif conv.resolution_due is None and conv.sla_policy.resolution_minutes is not None:
+            # Reopened by this message (resolving stopped the clock): a fresh resolution target.
+            _start(conv, Metric.RESOLUTION, at, changed)
+            started.append(Metric.RESOLUTION)
+        if conv.first_response_at is not None and conv.next_response_due is None:
+            _start(conv, Metric.NEXT_RESPONSE, at, changed)
+            started.append(Metric.NEXT_RESPONSE)
+        if changed:
+            conv.save(update_fields=sorted(changed))
+            _schedule(conv, set(started))
+            events.publish_conversation_updated(conv)
+
+
+def on_agent_reply(conversation: Conversation, now: dt.datetime) -> None:
+    """An agent replied (inside send_message's transaction): first and next response are met."""
+    conv = _lock(conversation.pk)
+    if conv is None or conv.sla_policy_id is None:
+        return
+    changed: set[str] = set()
+    for metric in (Metric.FIRST_RESPONSE, Metric.NEXT_RESPONSE):
+        if getattr(conv, DUE_FIELD[metric]) is None:
+            continue
+        _breach_if_late(conv, metric, now)
+        setattr(conv, DUE_FIELD[metric], None)
+        changed.update({DUE_FIELD[metric], BREACH_FIELD[metric]})
+    if changed:
+        conv.save(update_fields=sorted(changed))
+        for field in changed:
+            setattr(conversation, field, getattr(conv, field))
+
+
+def on_status_change(conv: Conversation, previous: str, now: dt.datetime) -> None:
+    """Pause while pending, resume when open again, stop on resolve, restart resolution on reopen.
+
+    Called inside do_set_status's transaction with the locked, already saved conversation.
+    """
+    if conv.sla_policy_id is None or previous == conv.status:
+        return
+    changed: set[str] = set()
+    started: list[str] = []
+    new = conv.status
+    if new == Status.PENDING and conv.sla_paused_at is None:
+        conv.sla_paused_at = now
+        changed.add("sla_paused_at")
+    elif previous == Status.PENDING and conv.sla_paused_at is not None and new not in CLOSED_STATUSES:
+        started += _resume(conv, now, changed)
+    if new in CLOSED_STATUSES:
+        _breach_if_late(conv, Metric.RESOLUTION, now)
+        for metric, field in DUE_FIELD.items():
+            if getattr(conv, field) is not None:
+                setattr(conv, field, None)
+                changed.update({field, BREACH_FIELD[metric]})
+        if conv.sla_paused_at is not None:
+            conv.sla_paused_at = None
+            changed.add("sla_paused_at")
+    elif previous in CLOSED_STATUSES and new == Status.OPEN and conv.resolution_due is None:
+        _start(conv, Metric.RESOLUTION, now, changed)
+        started.append(Metric.RESOLUTION)
+    if changed:
+        conv.save(update_fields=sorted(changed))
+        _schedule(conv, set(started))
+
+
+def _record(conv: Conversation, metric: str, kind: str, due: dt.datetime, now: dt.datetime) -> SlaEvent | None:
+    """Keep the warning or breach for reports (once per clock and due time) and tell people."""
+    try:
+        with transaction.atomic():
+            event = SlaEvent.objects.create(
+                conversation=conv, policy_id=conv.sla_policy_id, metric=metric, kind=kind, due_at=due, created_at=now,
+                agent_id=conv.assignee_id, team_id=conv.team_id, channel=conv.current_inbox.kind,
+            )
+    except IntegrityError:
+        return None  # already recorded by an earlier run
+    if kind == SlaEventKind.BREACH:
+        # A timeline entry, rendered from meta in the reader's language like the spine's events.
+        note = Message.objects.create(
+            conversation=conv, direction=Direction.OUT, kind=MessageKind.EVENT, sender_type=SenderType.SYSTEM,
+            status=DeliveryStatus.SENT, meta={"event": "sla_breach", "metric": metric, "due": due.isoformat()},
+            created_at=now,
+        )
+        note.conversation = conv
+        events.publish_message_created(note)
+    events.publish_conversation_updated(conv)
+    _feed_automation(event)
+    return event
+
+
+def _feed_automation(event: SlaEvent) -> None:
+    """Automation rules may react to SLA events; the automation app names its entry point
+    `omnidesk.automation.actions.on_sla_event(event_id)` (docs/routing.md)."""
+    try:
+        from omnidesk.automation.actions import on_sla_event  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    transaction.on_commit(lambda: on_sla_event(event.pk))
+
+
+def check_clock(conversation_id: int, metric: str, kind: str, due_iso: str, now: dt.datetime | None = None) -> str:
+    """The scheduled warning or breach of one clock; stale runs (clock met, moved or paused) do nothing."""
+    from .tasks import check_sla
+
+    now = now or timezone.now()
+    due = dt.datetime.fromisoformat(due_iso)
+    if metric not in DUE_FIELD or kind not in SlaEventKind.values:
+        return "invalid"
+    with transaction.atomic():
+        conv = _lock(conversation_id)
+        if conv is None or getattr(conv, DUE_FIELD[metric]) != due:
+            return "stale"
+        if conv.sla_paused_at is not None:
+            return "paused"  # resuming schedules fresh checks for the moved due time
+        if kind == SlaEventKind.WARNING:
+            if now >= due:
+                return "late"  # the breach check speaks for it
+            return "warned" if _record(conv, metric, kind, due, now) else "duplicate"
+        if now < due:
+            check_sla.using(run_after=due).enqueue(conv.pk, metric, kind, due_iso)
+            return "early"
+        if getattr(conv, BREACH_FIELD[metric]):
+            return "duplicate"
+        setattr(conv, BREACH_FIELD[metric], True)
+        conv.save(update_fields=[BREACH_FIELD[metric]])
+        _record(conv, metric, kind, due, now)
+        return "breached"
