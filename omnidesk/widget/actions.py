@@ -1,0 +1,135 @@
+"""Everything the widget changes or announces; the consumer and views only call these (docs/widget.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from omnidesk.accounts.models import AgentProfile
+from omnidesk.connectors.base import InboundAttachment, StatusEvent
+from omnidesk.connectors.models import Inbox
+from omnidesk.connectors.webchat.connector import VisitorContext, WebchatConnector
+from omnidesk.contacts.constants import IdentityKind
+from omnidesk.contacts.models import ContactIdentity
+from omnidesk.conversations.actions import receive_message, update_delivery_status
+from omnidesk.conversations.constants import DeliveryStatus
+from omnidesk.conversations.models import Conversation, Message
+from omnidesk.realtime.events import (
+    AgentRead,
+    AgentTyping,
+    VisitorMessage,
+    VisitorMessagePayload,
+    VisitorTyping,
+    conversation_group,
+)
+from omnidesk.realtime.publish import publish
+
+from .queries import payload_of, readable_outbound, visitor_contact
+from .sessions import VisitorSession, visitor_group
+
+MAX_READ_IDS = 100
+WidgetEvent = VisitorMessage | AgentTyping | AgentRead | VisitorTyping
+
+
+def publish_widget(groups: Iterable[str], event: WidgetEvent) -> None:
+    """`publish` for the widget's events (sent after commit like every other event)."""
+    # events.py's `Event` union predates the widget's types, which were appended after it.
+    publish(groups, event)  # type: ignore[arg-type]
+
+
+def visitor_send(
+    inbox: Inbox,
+    session: VisitorSession,
+    *,
+    client_id: str,
+    text: str,
+    context: VisitorContext | None = None,
+    browser: str = "",
+    prechat: dict | None = None,
+    attachments: list[InboundAttachment] | None = None,
+) -> tuple[VisitorMessagePayload, bool]:
+    """Store a visitor's message (once, however often the browser resends it); returns its payload
+    and whether it is new. Raises PayloadError, InvalidIdentity or ActionError for bad input."""
+    connector = WebchatConnector(inbox)
+    event = connector.inbound_event(
+        session,
+        client_id=client_id,
+        text=text,
+        context=context,
+        browser=browser,
+        prechat=connector.clean_prechat(prechat),
+        attachments=attachments,
+    )
+    received = receive_message(inbox, event)
+    message = received.message
+    # A visitor's message has no agent; a new one without files needs no second look at the database.
+    payload = payload_of(message, attachments=[] if received.created and not event.attachments else None)
+    if received.created:
+        # The visitor's other tabs and devices show it too (the sender de-duplicates by client_id).
+        publish_widget([session.group], VisitorMessage(message=payload))
+    return payload, received.created
+
+
+def visitor_read(inbox: Inbox, session: VisitorSession, message_ids: Iterable[str]) -> list[str]:
+    """Mark agent messages the visitor has seen as read. Returns the ids still being delivered
+    (the widget can show a reply a moment before the worker records it as sent): ask again later."""
+    contact = visitor_contact(inbox, session)
+    if contact is None:
+        return []
+    pending = []
+    for message in readable_outbound(contact, inbox, list(message_ids)[:MAX_READ_IDS]):
+        if message.status == DeliveryStatus.QUEUED or not message.external_id:
+            pending.append(str(message.uuid))
+            continue
+        update_delivery_status(
+            inbox, StatusEvent(external_id=message.external_id, status=str(DeliveryStatus.READ.value))
+        )
+    return pending
+
+
+def visitor_conversation_ids(inbox: Inbox, session: VisitorSession) -> set[str]:
+    contact = visitor_contact(inbox, session)
+    if contact is None:
+        return set()
+    return {str(u) for u in Conversation.objects.filter(contact=contact).values_list("uuid", flat=True)}
+
+
+def visitor_typing(conversation_uuid: str, typing: bool) -> None:
+    """Tell the agents on a conversation that its customer is (not) typing. The caller has checked
+    that the conversation is the visitor's own."""
+    publish_widget(
+        [conversation_group(conversation_uuid)],
+        VisitorTyping(conversation_id=conversation_uuid, typing=typing),
+    )
+
+
+def _visitor_groups(conversation: Conversation) -> list[str]:
+    identities = ContactIdentity.objects.filter(contact=conversation.contact_id, kind=IdentityKind.WEBCHAT)
+    return [visitor_group(i.scope, i.value) for i in identities]
+
+
+def agent_typing(conversation: Conversation, agent: AgentProfile, typing: bool) -> None:
+    """For the workspace: show the chat customer that `agent` is (not) typing."""
+    groups = _visitor_groups(conversation)
+    if groups:
+        publish_widget(
+            groups,
+            AgentTyping(
+                conversation_id=str(conversation.uuid),
+                typing=typing,
+                agent_name=agent.name,
+                avatar_url=agent.avatar_url,
+            ),
+        )
+
+
+def agent_read(conversation: Conversation) -> None:
+    """For the workspace: an agent has opened the conversation, so the customer's messages are read."""
+    last = (
+        Message.objects.filter(conversation=conversation, direction="in")
+        .order_by("-created_at", "-id")
+        .values_list("uuid", flat=True)
+        .first()
+    )
+    groups = _visitor_groups(conversation)
+    if last is not None and groups:
+        publish_widget(groups, AgentRead(conversation_id=str(conversation.uuid), message_id=str(last)))

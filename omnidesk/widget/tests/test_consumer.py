@@ -1,0 +1,387 @@
+"""The visitor WebSocket: session, both directions, resume, identity verification, limits.
+
+Events leave on commit, so these run with real transactions and do agent-side writes through the
+actions in a thread, as the workspace would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import pytest_asyncio
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.db import connections
+
+from omnidesk.connectors.base import IdentityClaim
+from omnidesk.contacts.models import ContactIdentity
+from omnidesk.conversations.actions import add_note, check_send_reply
+from omnidesk.conversations.models import Message
+from omnidesk.conversations.tasks import deliver
+from omnidesk.testing.factories import inbound, make_agent, make_inbox
+from omnidesk.widget.sessions import identity_hash
+
+from .conftest import IDENTITY_SECRET, hello, next_frame, visitor_socket
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def close_shared_thread_connection():
+    """The consumer's database work runs in asgiref's shared worker thread; close its connection after
+    each test so PostgreSQL can drop the test database at the end."""
+    yield
+    await database_sync_to_async(connections.close_all)()
+
+
+def verified(
+    user_id: str = "u-42", email: str = "anna@example.com", *, secret: str = IDENTITY_SECRET
+) -> dict:
+    return {
+        "user_id": user_id,
+        "email": email,
+        "name": "Anna Rossi",
+        "user_hash": identity_hash(secret, user_id, email),
+    }
+
+
+async def send(ws: WebsocketCommunicator, text: str, client_id: str, **extra) -> dict:
+    await ws.send_json_to({"type": "send", "client_id": client_id, "text": text, **extra})
+    frame = await ws.receive_json_from(timeout=10)
+    while frame["type"] not in ("ack", "error"):
+        frame = await ws.receive_json_from(timeout=10)
+    return frame
+
+
+@database_sync_to_async
+def reply(message_id: str, text: str, agent_name: str = "marco") -> str:
+    """An agent answers the conversation of `message_id` and the deliver task runs."""
+    message = Message.objects.select_related("conversation").get(uuid=message_id)
+    agent = make_agent(agent_name, display_name=agent_name.title(), avatar_url="https://cdn.test/a.png")
+    sent = check_send_reply(message.conversation, agent, text=text)
+    assert deliver.call(sent.pk) == "sent"
+    return str(sent.uuid)
+
+
+async def test_first_hello_issues_a_token_and_an_empty_history(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        welcome = await hello(ws, token=None)
+    assert welcome["token"] and welcome["messages"] == [] and welcome["verified"] is False
+    assert welcome["cursor"]
+
+
+async def test_unknown_inbox_or_other_channel_is_refused():
+    api = await database_sync_to_async(make_inbox)("api")
+    from channels.routing import URLRouter
+
+    from omnidesk.realtime.routing import websocket_urlpatterns
+
+    for target in ("00000000-0000-0000-0000-000000000000", str(api.uuid)):
+        ws = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/widget/{target}/")
+        assert await ws.connect(timeout=5) == (False, 4404)
+
+
+async def test_visitor_message_is_stored_with_context_and_a_webchat_identity(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws)
+        ack = await send(ws, "Where is my order?", "client-0001")
+    assert ack["type"] == "ack" and ack["client_id"] == "client-0001"
+    assert ack["message"]["text"] == "Where is my order?" and ack["message"]["direction"] == "in"
+
+    @database_sync_to_async
+    def stored():
+        message = Message.objects.select_related("conversation__contact", "inbox").get(
+            uuid=ack["message"]["id"]
+        )
+        identity = ContactIdentity.objects.get(contact=message.conversation.contact, kind="webchat")
+        return message, identity
+
+    message, identity = await stored()
+    assert message.inbox == webchat_inbox and message.direction == "in"
+    assert message.meta["visitor"] == {
+        "page": "https://shop.test/checkout",
+        "language": "it-IT",
+        "browser": "TestBrowser/1.0",
+    }
+    assert identity.scope == str(webchat_inbox.uuid) and identity.verified
+    assert len(identity.value) == 32  # the random visitor id, not the token itself
+
+
+async def test_a_resent_message_is_stored_once(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        welcome = await hello(ws)
+        first = await send(ws, "hello", "resend-0001")
+    # The ack was lost with the connection; the widget sends the same message again after reconnecting.
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws, token=welcome["token"])
+        second = await send(ws, "hello", "resend-0001")
+    assert first["message"]["id"] == second["message"]["id"]
+    assert await database_sync_to_async(Message.objects.filter(inbox=webchat_inbox).count)() == 1
+
+
+async def test_agent_reply_reaches_the_visitor_live_with_name_and_avatar(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws)
+        ack = await send(ws, "Is the blue one in stock?", "live-0001")
+        reply_id = await reply(ack["message"]["id"], "Yes, 3 left.")
+        event = await next_frame(ws, "widget.message", direction="out")
+    assert event["message"]["id"] == reply_id and event["message"]["text"] == "Yes, 3 left."
+    assert event["message"]["direction"] == "out"
+    assert event["message"]["sender_name"] == "Marco"
+    assert event["message"]["avatar_url"] == "https://cdn.test/a.png"
+    status = await database_sync_to_async(lambda: Message.objects.get(uuid=reply_id).status)()
+    assert status == "sent"
+
+
+async def test_a_reply_sent_while_disconnected_arrives_on_resume(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        welcome = await hello(ws)
+        ack = await send(ws, "Do you ship to Poland?", "resume-0001")
+    reply_id = await reply(ack["message"]["id"], "We do, in 3 days.")
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        resumed = await hello(ws, token=welcome["token"], cursor=welcome["cursor"])
+    assert resumed["resumed"] is True
+    assert reply_id in [m["id"] for m in resumed["messages"]]
+    # A fresh page load (no cursor) gets the whole history, in order.
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        full = await hello(ws, token=welcome["token"])
+    assert [m["text"] for m in full["messages"]] == ["Do you ship to Poland?", "We do, in 3 days."]
+
+
+async def test_notes_and_other_visitors_messages_are_never_shown(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        mine = await hello(ws)
+        ack = await send(ws, "mine", "private-0001")
+
+    @database_sync_to_async
+    def note():
+        message = Message.objects.select_related("conversation").get(uuid=ack["message"]["id"])
+        add_note(message.conversation, None, "internal: customer is difficult")
+
+    await note()
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        again = await hello(ws, token=mine["token"])
+    assert [m["text"] for m in again["messages"]] == ["mine"]
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        stranger = await hello(ws)
+    assert stranger["messages"] == []
+
+
+async def test_a_forged_token_starts_a_new_anonymous_session(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        mine = await hello(ws)
+        await send(ws, "secret order 123", "forge-0001")
+    forged = mine["token"][:-3] + ("aaa" if not mine["token"].endswith("aaa") else "bbb")
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        welcome = await hello(ws, token=forged)
+    assert welcome["token"] != mine["token"] and welcome["messages"] == []
+
+
+async def test_a_forged_identity_hash_is_refused_and_the_socket_closed(webchat_inbox):
+    forged = verified()
+    forged["user_hash"] = identity_hash("not-the-secret", "u-42", "anna@example.com")
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await ws.send_json_to({"type": "hello", "identity": forged})
+        error = await ws.receive_json_from(timeout=5)
+        closed = await ws.receive_output(timeout=5)
+    assert error["type"] == "error" and error["code"] == "identity_refused"
+    assert closed == {"type": "websocket.close", "code": 4403}
+    # Tampering with the e-mail under a valid hash for another e-mail is refused the same way.
+    tampered = verified()
+    tampered["email"] = "boss@example.com"
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await ws.send_json_to({"type": "hello", "identity": tampered})
+        assert (await ws.receive_json_from(timeout=5))["code"] == "identity_refused"
+
+
+async def test_a_verified_visitor_on_a_second_device_sees_the_earlier_conversation(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as phone:
+        first = await hello(phone, identity=verified())
+        ack = await send(phone, "Order 881 arrived broken", "device-0001")
+    assert first["verified"] is True
+    reply_id = await reply(ack["message"]["id"], "Sorry! A new one is on its way.")
+    async with visitor_socket(str(webchat_inbox.uuid)) as laptop:
+        second = await hello(laptop, identity=verified())  # no token: another browser
+    assert second["token"] != first["token"]
+    assert [m["id"] for m in second["messages"]] == [ack["message"]["id"], reply_id]
+
+
+async def test_a_verified_visitor_continues_their_email_conversation(webchat_inbox):
+    @database_sync_to_async
+    def email_thread():
+        mail = make_inbox("email", "Support mail")
+        return inbound(
+            mail, "My invoice is wrong", identities=[IdentityClaim("email", "anna@example.com")]
+        ).message
+
+    earlier = await email_thread()
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        welcome = await hello(ws, identity=verified())
+        ack = await send(ws, "Any news on the invoice?", "continue-0001")
+    assert [m["text"] for m in welcome["messages"]] == ["My invoice is wrong"]
+    assert ack["message"]["conversation_id"] == str(
+        await database_sync_to_async(lambda: earlier.conversation.uuid)()
+    )
+
+
+async def test_an_unverified_email_typed_in_the_prechat_form_never_merges(webchat_inbox):
+    @database_sync_to_async
+    def email_thread():
+        mail = make_inbox("email", "Support mail")
+        return inbound(
+            mail, "private billing question", identities=[IdentityClaim("email", "anna@example.com")]
+        ).message
+
+    earlier = await email_thread()
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        welcome = await hello(ws)
+        ack = await send(ws, "hi", "prechat-0001", prechat={"email": "Anna@Example.com", "name": "Impostor"})
+    assert welcome["messages"] == []
+    assert ack["message"]["conversation_id"] != str(
+        await database_sync_to_async(lambda: earlier.conversation.uuid)()
+    )
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        again = await hello(ws, token=welcome["token"])
+    assert [m["text"] for m in again["messages"]] == ["hi"]
+
+
+async def test_an_offline_visitor_email_is_kept_unverified_on_their_contact(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws)
+        ack = await send(ws, "Call me back", "offline-0001", prechat={"email": "new@example.com"})
+
+    @database_sync_to_async
+    def identities():
+        message = Message.objects.select_related("conversation").get(uuid=ack["message"]["id"])
+        return sorted(
+            (i.kind, i.value, i.verified)
+            for i in ContactIdentity.objects.filter(contact=message.conversation.contact_id)
+        )
+
+    found = await identities()
+    assert ("email", "new@example.com", False) in found
+
+
+async def test_sending_too_fast_is_refused_with_a_clear_message(webchat_inbox, monkeypatch):
+    monkeypatch.setenv("OMNIDESK_WIDGET_VISITOR_BURST", "2")
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws, locale="en")
+        assert (await send(ws, "one", "rate-00001"))["type"] == "ack"
+        assert (await send(ws, "two", "rate-00002"))["type"] == "ack"
+        refused = await send(ws, "three", "rate-00003")
+    assert refused["code"] == "rate_limited" and refused["client_id"] == "rate-00003"
+    assert refused["detail"] == "You are sending messages too quickly. Please wait a moment."
+    assert refused["retry_after"] > 0
+
+
+async def test_bad_frames_get_errors_not_disconnects(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await ws.send_to(text_data="not json")
+        assert (await ws.receive_json_from())["code"] == "bad_json"
+        await ws.send_json_to({"type": "send", "client_id": "early-0001", "text": "x"})
+        assert (await ws.receive_json_from())["code"] == "no_hello"
+        await hello(ws)
+        bad = await send(ws, "x", "no")
+        assert bad["code"] == "bad_message"
+        empty = await send(ws, "   ", "empty-0001")
+        assert empty["code"] == "bad_message"
+        await ws.send_json_to({"type": "ping"})
+        assert (await ws.receive_json_from())["type"] == "pong"
+
+
+async def test_visitor_typing_reaches_the_conversation_group_only_for_their_own_conversation(webchat_inbox):
+    layer = get_channel_layer()
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws)
+        ack = await send(ws, "typing test", "typing-0001")
+        conversation = ack["message"]["conversation_id"]
+        channel = await layer.new_channel()
+        await layer.group_add(f"conversation.{conversation}", channel)
+        await ws.send_json_to({"type": "typing", "conversation_id": conversation, "typing": True})
+        event = await layer.receive(channel)
+        other = "11111111-1111-1111-1111-111111111111"
+        await layer.group_add(f"conversation.{other}", channel)
+        await ws.send_json_to({"type": "typing", "conversation_id": other, "typing": True})
+        await ws.send_json_to({"type": "ping"})
+        await next_frame(ws, "pong")
+    assert event["event"] == {"type": "visitor.typing", "conversation_id": conversation, "typing": True}
+    # The pong came after the second typing frame was handled: had it been published, it would be queued.
+    assert channel not in layer.channels or layer.channels[channel].empty()
+
+
+async def status_becomes(message_id: str, status: str, timeout: float = 10) -> None:
+    """Wait until the message has `status` (read receipts are recorded in the background)."""
+    get = database_sync_to_async(lambda: Message.objects.get(uuid=message_id).status)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (current := await get()) != status:
+        assert asyncio.get_running_loop().time() < deadline, f"still {current}, not {status}"
+        await asyncio.sleep(0.05)
+
+
+async def test_read_receipts_mark_agent_messages_read(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws)
+        ack = await send(ws, "read me", "read-00001")
+        reply_id = await reply(ack["message"]["id"], "Here you go.")
+        await next_frame(ws, "widget.message", direction="out")
+        await ws.send_json_to({"type": "read", "ids": [reply_id, "not-a-uuid", ack["message"]["id"]]})
+        await status_becomes(reply_id, "read")
+    # The visitor's own message is not an agent message: reading it changes nothing.
+    assert (
+        await database_sync_to_async(lambda: Message.objects.get(uuid=ack["message"]["id"]).status)()
+        == "received"
+    )
+
+
+async def test_a_read_receipt_for_a_reply_still_being_delivered_lands_once_it_is_sent(webchat_inbox):
+    @database_sync_to_async
+    def queued_reply(message_id: str) -> str:
+        message = Message.objects.select_related("conversation").get(uuid=message_id)
+        return str(check_send_reply(message.conversation, make_agent("zoe"), text="On its way").uuid)
+
+    @database_sync_to_async
+    def deliver_it(reply_id: str) -> None:
+        assert deliver.call(Message.objects.get(uuid=reply_id).pk) == "sent"
+
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws)
+        ack = await send(ws, "status?", "read-00002")
+        reply_id = await queued_reply(ack["message"]["id"])
+        await ws.send_json_to({"type": "read", "ids": [reply_id]})
+        await deliver_it(reply_id)
+        await status_becomes(reply_id, "read")
+
+
+async def test_a_visitors_message_shows_in_their_other_tabs(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as first:
+        welcome = await hello(first)
+        async with visitor_socket(str(webchat_inbox.uuid)) as second:
+            await hello(second, token=welcome["token"])
+            ack = await send(first, "from tab one", "tabs-00001")
+            echo = await next_frame(second, "widget.message")
+    assert echo["message"]["id"] == ack["message"]["id"] and echo["message"]["client_id"] == "tabs-00001"
+
+
+async def test_allowed_origins_refuse_other_sites(webchat_inbox):
+    @database_sync_to_async
+    def restrict():
+        webchat_inbox.settings = {**webchat_inbox.settings, "allowed_origins": ["https://shop.example.com"]}
+        webchat_inbox.save(update_fields=["settings"])
+
+    await restrict()
+    from channels.routing import URLRouter
+
+    from omnidesk.realtime.routing import websocket_urlpatterns
+
+    path = f"/ws/widget/{webchat_inbox.uuid}/"
+    ws = WebsocketCommunicator(
+        URLRouter(websocket_urlpatterns), path, headers=[(b"origin", b"https://evil.test")]
+    )
+    assert await ws.connect(timeout=5) == (False, 4403)
+    ok = WebsocketCommunicator(
+        URLRouter(websocket_urlpatterns), path, headers=[(b"origin", b"https://shop.example.com")]
+    )
+    assert (await ok.connect(timeout=5))[0] is True
+    await ok.disconnect()
