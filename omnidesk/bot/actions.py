@@ -1,0 +1,304 @@
+"""The answer bot (ARCHITECTURE §7): answer from published articles, ask if it helped, or hand off.
+
+Entry point: on_inbound(message_id), called by conversations.inbound.process before routing. It
+returns True when the bot has taken the message (routing and SLA wait), False when a person is
+needed or the bot stays out. docs/bot.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from omnidesk.conversations import actions as conversation_actions
+from omnidesk.conversations.constants import Direction, MessageKind, SenderType, Status
+from omnidesk.conversations.models import Conversation, Message
+from omnidesk.knowledge.constants import ExampleSource
+
+from . import phrases
+from .constants import HandoffReason, Outcome
+from .models import BotConfig, BotTurn
+
+logger = logging.getLogger(__name__)
+
+CANDIDATES_IN_NOTE = 3
+# Hits read to find the runner-up article (translations of the top article are not rivals).
+MARGIN_DEPTH = 10
+TRANSCRIPT_MESSAGES = 20
+
+
+@dataclass(frozen=True)
+class Candidate:
+    article_id: int
+    language: str
+    title: str
+    url: str
+    cosine: float
+
+
+def article_margin(result) -> float:
+    """The top hit's cosine lead over the best hit of a *different article*.
+
+    SearchResult.margin counts every document, and each translation is a document: when the
+    question's language has two translations of one article (zh-Hans and zh-Hant are searched
+    together) the margin is 0 and the bot would never answer. A rival translation of the same
+    article is agreement, not doubt.
+    """
+    from omnidesk.knowledge.index import split_doc_id
+
+    top = result.top
+    if top is None:
+        return 0.0
+    top_article = split_doc_id(top.doc_id)[0]
+    rivals = [h.cosine for h in result.hits if split_doc_id(h.doc_id)[0] != top_article]
+    return top.cosine - max(rivals) if rivals else top.cosine
+
+
+def _in_language(index, doc_id: str, language: str) -> str:
+    """The same article in the customer's own language when it has that translation.
+
+    Simplified and Traditional Chinese embed alike, so the top hit may be the other script's
+    translation; the customer should still read their own.
+    """
+    from omnidesk.knowledge.index import split_doc_id
+    from omnidesk.knowledge.languages import normalise
+
+    article_id, _lang = split_doc_id(doc_id)
+    own = f"{article_id}:{normalise(language)}"
+    return own if language and own in index else doc_id
+
+
+def config_for(inbox_id: int) -> BotConfig | None:
+    return BotConfig.objects.filter(inbox_id=inbox_id, enabled=True).first()
+
+
+def set_config(inbox, *, enabled: bool, min_cosine: float | None = None, min_margin: float | None = None,
+               hand_off_on_negative: bool | None = None) -> BotConfig:
+    """Create or change the bot settings of one inbox."""
+    if min_cosine is not None and not 0 <= min_cosine <= 1:
+        raise ValueError("min_cosine must be between 0 and 1")
+    if min_margin is not None and not 0 <= min_margin <= 1:
+        raise ValueError("min_margin must be between 0 and 1")
+    with transaction.atomic():
+        config, _created = BotConfig.objects.select_for_update().get_or_create(inbox=inbox)
+        config.enabled = enabled
+        if min_cosine is not None:
+            config.min_cosine = min_cosine
+        if min_margin is not None:
+            config.min_margin = min_margin
+        if hand_off_on_negative is not None:
+            config.hand_off_on_negative = hand_off_on_negative
+        config.save()
+    return config
+
+
+def _bot_is_done(conversation: Conversation) -> bool:
+    """A person has the conversation: assigned, answered by an agent, or handed off by the bot."""
+    if conversation.assignee_id is not None:
+        return True
+    if BotTurn.objects.filter(conversation=conversation, outcome=Outcome.HANDED_OFF).exists():
+        return True
+    return Message.objects.filter(
+        conversation=conversation, direction=Direction.OUT, kind=MessageKind.TEXT, sender_type=SenderType.AGENT
+    ).exists()
+
+
+def on_inbound(message_id: int) -> bool:
+    """Let the bot act on one stored customer message; True when it answered (a person is not needed yet)."""
+    message = (
+        Message.objects.select_related("conversation", "inbox")
+        .filter(pk=message_id, direction=Direction.IN, kind=MessageKind.TEXT, sender_type=SenderType.CONTACT)
+        .first()
+    )
+    if message is None or message.inbox_id is None:
+        return False
+    config = config_for(message.inbox_id)
+    if config is None:
+        return False
+    conversation = message.conversation
+    if conversation.status != Status.OPEN or _bot_is_done(conversation):
+        return False
+    if BotTurn.objects.filter(message=message).exists():
+        return False  # a retried task: this message was handled already
+    text = (message.text or "").strip()
+    if not text:
+        return False
+    try:
+        return _act(config, conversation, message, text)
+    except Exception:  # the bot must never keep a customer from reaching a person
+        logger.exception("answer bot failed on message %s; handing over to routing", message_id)
+        return False
+
+
+def _act(config: BotConfig, conversation: Conversation, message: Message, text: str) -> bool:
+    language = conversation.language or message.language
+    if phrases.asks_for_human(text):
+        hand_off(conversation, message, HandoffReason.REQUEST, question=text)
+        return False
+    if config.hand_off_on_negative:
+        from omnidesk.nlp import is_negative
+
+        if is_negative(text):
+            hand_off(conversation, message, HandoffReason.NEGATIVE, question=text)
+            return False
+    waiting = (
+        BotTurn.objects.filter(conversation=conversation, outcome=Outcome.ANSWERED, helpful__isnull=True)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    verdict = phrases.feedback(text) if waiting is not None else None
+    if waiting is not None and verdict is True:
+        _helpful(conversation, message, waiting, language)
+        return True
+    if waiting is not None and verdict is False:
+        misses = BotTurn.objects.filter(conversation=conversation, outcome=Outcome.ANSWERED, helpful=False).count() + 1
+        if misses >= 2:
+            BotTurn.objects.filter(pk=waiting.pk).update(helpful=False)
+            hand_off(conversation, message, HandoffReason.SECOND_MISS, question=waiting.question)
+            return False
+        with transaction.atomic():
+            BotTurn.objects.filter(pk=waiting.pk).update(helpful=False)
+            BotTurn.objects.create(conversation=conversation, inbox=message.inbox, message=message, question=text,
+                                   language=language, outcome=Outcome.RETRY)
+            _say(conversation, message, language, "retry")
+        return True
+    # Otherwise a new question (an earlier answer left without a verdict stays so).
+    return _answer(config, conversation, message, text, language)
+
+
+def _answer(config: BotConfig, conversation: Conversation, message: Message, text: str, language: str) -> bool:
+    from omnidesk.knowledge.index import PUBLIC, get_index
+    from omnidesk.knowledge.search import AnswerPolicy
+
+    index = get_index(PUBLIC)  # published, public articles only: the bot never answers from anything else
+    policy = AnswerPolicy(min_cosine=config.min_cosine, min_margin=config.min_margin)
+    result = index.search(text, k=MARGIN_DEPTH)
+    top = result.top
+    margin = article_margin(result)
+    doc_id = _in_language(index, top.doc_id, language) if top is not None else ""
+    passage = index.best_passage(doc_id, result.query_vector) if top is not None else None
+    if top is None or passage is None or result.cosine < policy.min_cosine or margin < policy.min_margin:
+        hand_off(conversation, message, HandoffReason.LOW_CONFIDENCE, question=text, result=result)
+        return False
+    candidate = _candidate(doc_id, top.cosine)
+    if candidate is None:  # unpublished between the search and now
+        hand_off(conversation, message, HandoffReason.LOW_CONFIDENCE, question=text, result=result)
+        return False
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if BotTurn.objects.filter(message=message).exists() or locked.assignee_id is not None:
+            return False
+        with translation.override(language or settings.LANGUAGE_CODE):
+            body = "\n\n".join([
+                passage.text,
+                f"{candidate.title}: {candidate.url}",
+                _("Did this answer your question? Reply yes or no."),
+            ])
+        conversation_actions.send_message(conversation, inbox=message.inbox, text=body, sender_type=SenderType.BOT)
+        BotTurn.objects.create(
+            conversation=conversation, inbox=message.inbox, message=message, question=text, language=language,
+            outcome=Outcome.ANSWERED, article_id=candidate.article_id, cosine=result.cosine, margin=margin,
+        )
+    return True
+
+
+def _helpful(conversation: Conversation, message: Message, turn: BotTurn, language: str) -> None:
+    """The customer confirmed an answer: count it, learn the phrasing (after review), close the loop."""
+    from omnidesk.knowledge import actions as kb_actions
+    from omnidesk.knowledge.models import Article
+
+    with transaction.atomic():
+        BotTurn.objects.filter(pk=turn.pk).update(helpful=True)
+        BotTurn.objects.create(conversation=conversation, inbox=message.inbox, message=message, question=turn.question,
+                               language=language, outcome=Outcome.HELPFUL, article_id=turn.article_id)
+        _say(conversation, message, language, "glad")
+    article = Article.objects.filter(pk=turn.article_id).first() if turn.article_id else None
+    if article is not None:
+        kb_actions.add_example(article, turn.question, source=ExampleSource.BOT_CONFIRMED, language=turn.language,
+                               conversation=conversation)
+    conversation_actions.do_set_status(conversation, Status.RESOLVED)
+
+
+def _say(conversation: Conversation, message: Message, language: str, what: str) -> Message:
+    with translation.override(language or settings.LANGUAGE_CODE):
+        text = {
+            "retry": _("Sorry that did not help. Could you describe your question in other words?"),
+            "glad": _("Glad that helped! Write again any time."),
+            "handoff": _("I'm passing you to a colleague, who will reply here as soon as possible."),
+        }[what]
+    return conversation_actions.send_message(conversation, inbox=message.inbox, text=text, sender_type=SenderType.BOT)
+
+
+def _candidate(doc_id: str, cosine: float) -> Candidate | None:
+    from omnidesk.knowledge.constants import ArticleStatus, Visibility
+    from omnidesk.knowledge.index import split_doc_id
+    from omnidesk.knowledge.models import ArticleTranslation
+    from omnidesk.knowledge.queries import article_url
+
+    article_id, language = split_doc_id(doc_id)
+    translation_row = (
+        ArticleTranslation.objects.select_related("article")
+        .filter(article_id=article_id, language=language, article__status=ArticleStatus.PUBLISHED,
+                article__visibility=Visibility.PUBLIC)
+        .first()
+    )
+    if translation_row is None:
+        return None
+    return Candidate(article_id, language, translation_row.title, article_url(translation_row), cosine)
+
+
+def hand_off(conversation: Conversation, message: Message, reason: str, *, question: str = "", result=None) -> None:
+    """Tell the customer a person will take over, and give the team the transcript and candidate articles."""
+    if result is None and question:
+        from omnidesk.knowledge.index import PUBLIC, get_index
+
+        try:
+            result = get_index(PUBLIC).search(question, k=CANDIDATES_IN_NOTE)
+        except Exception:  # candidates are a courtesy; the hand-off must happen regardless
+            logger.exception("searching candidates for a hand-off failed")
+    candidates = []
+    for hit in (result.hits[:CANDIDATES_IN_NOTE] if result is not None else []):
+        found = _candidate(hit.doc_id, hit.cosine)
+        if found is not None:
+            candidates.append(found)
+    language = conversation.language or message.language
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if BotTurn.objects.filter(conversation=locked, outcome=Outcome.HANDED_OFF).exists():
+            return
+        BotTurn.objects.create(
+            conversation=conversation, inbox=message.inbox, message=message, question=question, language=language,
+            outcome=Outcome.HANDED_OFF, reason=reason,
+            cosine=result.cosine if result is not None and result.hits else None,
+            margin=result.margin if result is not None and result.hits else None,
+        )
+        _say(conversation, message, language, "handoff")
+        conversation_actions.add_note(
+            conversation, None, _handoff_note(conversation, reason, candidates),
+            meta={"bot_handoff": {"reason": reason, "articles": [c.article_id for c in candidates]}},
+        )
+
+
+def _handoff_note(conversation: Conversation, reason: str, candidates: list[Candidate]) -> str:
+    """The internal note, in the workspace's default language (agents read it, not the customer)."""
+    lines = [_("The answer bot handed this conversation over: %(reason)s.") % {"reason": HandoffReason(reason).label}, ""]
+    lines.append(_("Transcript:"))
+    recent = list(
+        Message.objects.filter(conversation=conversation, kind=MessageKind.TEXT).order_by("-created_at", "-id")[:TRANSCRIPT_MESSAGES]
+    )
+    speakers = {SenderType.CONTACT: _("Customer"), SenderType.BOT: _("Bot"), SenderType.AGENT: _("Agent")}
+    for m in reversed(recent):
+        who = speakers.get(m.sender_type, _("System"))
+        lines.append(f"{who}: {' '.join(m.text.split())[:500]}")
+    lines.append("")
+    if candidates:
+        lines.append(_("Candidate articles:"))
+        lines.extend(f"- {c.title} ({c.cosine:.2f}): {c.url}" for c in candidates)
+    else:
+        lines.append(_("No candidate articles were found."))
+    return "\n".join(lines)
