@@ -1,4 +1,8 @@
-"""ASGI entry: HTTP through Django, WebSockets through Channels (ARCHITECTURE §5)."""
+"""ASGI entry: HTTP through Django, WebSockets through Channels (ARCHITECTURE §5).
+
+Provider webhooks (/hooks/) take a lean Django handler without middleware (omnidesk/connectors/ingest.py):
+they carry no session or CSRF token, and the middleware stack halved their throughput.
+"""
 
 import os
 
@@ -12,11 +16,21 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app regi
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from omnidesk.connectors.ingest import LeanASGIHandler  # noqa: E402
 from omnidesk.realtime.routing import websocket_urlpatterns  # noqa: E402
+
+hooks_app = LeanASGIHandler("omnidesk.connectors.hook_urls")
+
+
+async def http_app(scope, receive, send):  # type: ignore[no-untyped-def]  (the ASGI signature)
+    """/hooks/ to the lean handler, everything else through the full stack."""
+    app = hooks_app if scope["path"].startswith("/hooks/") else django_app
+    return await app(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
-        "http": django_app,
+        "http": http_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -105,7 +105,7 @@ class ApiConnector(Connector):
     def parse(self, request: HttpRequest) -> list[InboundEvent | StatusEvent]:
         try:
             data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
             raise PayloadError(f"body is not JSON: {exc}") from exc
         if isinstance(data, dict) and "events" not in data:
             data = {"events": [data]}  # a single event may be sent bare

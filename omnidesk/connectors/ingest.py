@@ -1,0 +1,160 @@
+"""The lean webhook path under ASGI: a handler without middleware, and group commit.
+
+Webhooks carry no session, cookie or CSRF token, so /hooks/ skips the middleware stack (asgi.py routes
+it here). Their writes go through one writer thread that commits whatever arrived meanwhile in one
+transaction, each request in its own savepoint, and answers every request only after that commit: a 2xx
+still means stored, while the database sees one commit per batch instead of one per message.
+docs/decisions/0001-foundation.md has the measurements behind this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.exception import convert_exception_to_response
+from django.db import DatabaseError, connection, transaction
+from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
+
+# A batch holds the write transaction (SQLite's single write lock) for as long as it runs; past this
+# many requests the rest wait for the next batch.
+MAX_BATCH = 64
+
+
+@dataclass
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
+    outcome: Any = None
+    failed: bool = False
+    done: bool = field(default=False)
+
+
+class GroupCommit:
+    """One writer thread; `await submit(fn, *args)` returns fn's result once it is committed, or raises
+    what fn raised (its savepoint rolled back, the rest of the batch unharmed), or the DatabaseError
+    that kept the batch from committing (then nothing of it was stored)."""
+
+    def __init__(self, max_batch: int = MAX_BATCH) -> None:
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    async def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, args, loop, loop.create_future())
+        self._start()
+        self._queue.put(job)
+        return await job.future
+
+    def stop(self, timeout: float = 10) -> None:
+        """Finish what is queued, close the writer's database connection and end its thread (a later
+        submit starts a new one). For tests and orderly shutdown; a crash needs none of it."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                self._queue.put(None)
+        if thread is not None:
+            thread.join(timeout)
+
+    def _start(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="omnidesk-group-commit", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                connection.close()
+                return
+            batch = [first]
+            # No waiting for company: whatever queued up while the last batch committed goes now.
+            while len(batch) < self.max_batch:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:  # stop() was called: this batch is the last
+                    self._queue.put(None)
+                    break
+                batch.append(job)
+            try:
+                self._write(batch)
+            except BaseException as exc:  # never leave a request hanging, whatever happened
+                logger.exception("group commit failed")
+                for job in batch:
+                    if not job.done:
+                        job.outcome, job.failed = exc, True
+            for job in batch:
+                job.loop.call_soon_threadsafe(_settle, job)
+
+    def _write(self, batch: list[_Job]) -> None:
+        # This thread lives outside any request, so nobody else closes a broken connection for it.
+        connection.close_if_unusable_or_obsolete()
+        try:
+            with transaction.atomic():
+                for job in batch:
+                    try:
+                        # A savepoint per request: one bad request must not undo the others.
+                        with transaction.atomic():
+                            job.outcome = job.fn(*job.args)
+                    except Exception as exc:
+                        job.outcome, job.failed = exc, True
+        except DatabaseError as exc:  # the commit itself failed: nothing of this batch is stored
+            for job in batch:
+                job.outcome, job.failed = exc, True
+        for job in batch:
+            job.done = True
+
+
+def _settle(job: _Job) -> None:
+    if job.future.cancelled():
+        return
+    if job.failed:
+        job.future.set_exception(job.outcome)
+    else:
+        job.future.set_result(job.outcome)
+
+
+group_commit = GroupCommit()
+
+
+class LeanASGIHandler(ASGIHandler):
+    """Django's ASGI handler with an empty middleware stack and its own URLconf (omnidesk/connectors/
+    hook_urls.py). Only for endpoints that need no session, user, CSRF check or messages."""
+
+    def __init__(self, urlconf: str) -> None:
+        self.urlconf = urlconf
+        super().__init__()
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        # What BaseHandler.load_middleware builds for MIDDLEWARE = [] (Django 5.2).
+        self._view_middleware: list = []
+        self._template_response_middleware: list = []
+        self._exception_middleware: list = []
+        get_response = self._get_response_async if is_async else self._get_response
+        self._middleware_chain = convert_exception_to_response(get_response)
+
+    async def get_response_async(self, request: HttpRequest) -> HttpResponse:
+        request.urlconf = self.urlconf  # type: ignore[attr-defined]  (Django reads it in resolve_request)
+        response = await super().get_response_async(request)
+        # What CommonMiddleware does on the full stack: providers get a plain body, not a chunked one.
+        if not response.streaming and not response.has_header("Content-Length"):
+            response.headers["Content-Length"] = str(len(response.content))
+        return response
