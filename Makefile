@@ -30,7 +30,8 @@ lint: install
 
 # Re-extract and compile the translation catalogues (needs GNU gettext: apt-get install gettext).
 messages: install
-	cd omnidesk && ../$(BIN)/omnidesk makemessages -l zh_Hans -l zh_Hant -l it -l pl -l en --no-obsolete
+	cd omnidesk && ../$(BIN)/omnidesk makemessages -l zh_Hans -l zh_Hant -l it -l pl --no-obsolete --no-location --no-wrap \
+		--ignore 'tests/*' --ignore '*/tests/*' --ignore 'static/*' --ignore '*/static/*' --ignore '*/migrations/*'
 	cd omnidesk && ../$(BIN)/omnidesk compilemessages
 
 clean:

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "omnidesk.sla",
     "omnidesk.analytics",
     "omnidesk.knowledge",
+    "omnidesk.bot",
     "omnidesk.helpcenter",
     "omnidesk.widget",
 ]
@@ -129,7 +130,8 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # A prefix of its own lets several omnidesk installations (or test runs) share one Redis.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("OMNIDESK_REDIS_PREFIX", "omnidesk")},
         }
     }
 else:
@@ -179,8 +181,11 @@ CONTINUITY_WINDOW_HOURS = int(os.environ.get("OMNIDESK_CONTINUITY_WINDOW_HOURS",
 # Outbound delivery: attempts before a transient failure becomes permanent, and the backoff base.
 DELIVERY_MAX_ATTEMPTS = int(os.environ.get("OMNIDESK_DELIVERY_MAX_ATTEMPTS", "6"))
 DELIVERY_BACKOFF_SECONDS = float(os.environ.get("OMNIDESK_DELIVERY_BACKOFF_SECONDS", "5"))
+DELIVERY_BACKOFF_MAX_SECONDS = float(os.environ.get("OMNIDESK_DELIVERY_BACKOFF_MAX_SECONDS", "3600"))
 # Key for secrets stored in the database (Fernet); derived from SECRET_KEY unless given.
 OMNIDESK_FERNET_KEY = os.environ.get("OMNIDESK_FERNET_KEY", "")
+# bench/ingest only: adds /hooks/_null/..., which answers webhooks without storing them (the ceiling).
+OMNIDESK_BENCH_ROUTES = os.environ.get("OMNIDESK_BENCH_ROUTES", "") == "1"
 
 LOGGING = {
     "version": 1,

@@ -8,7 +8,7 @@ from .base import Connector
 
 _CONNECTORS: dict[str, type[Connector]] = {}
 # Modules imported on first lookup, so registration never depends on import order elsewhere.
-_MODULES = ("omnidesk.connectors.api.connector",)
+_MODULES = ("omnidesk.connectors.api.connector", "omnidesk.connectors.webchat.connector", "omnidesk.connectors.webform.connector")
 
 
 def register(cls: type[Connector]) -> type[Connector]:
@@ -17,9 +17,10 @@ def register(cls: type[Connector]) -> type[Connector]:
 
 
 def _load() -> None:
-    if not _CONNECTORS:
-        for module in _MODULES:
-            import_module(module)
+    # Every time (a no-op once imported): one connector imported early by other code must not
+    # leave the registry non-empty and so hide the rest.
+    for module in _MODULES:
+        import_module(module)
 
 
 def get_connector_class(kind: str) -> type[Connector] | None:

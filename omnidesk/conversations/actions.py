@@ -15,6 +15,7 @@ import nh3
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import strip_tags
 
@@ -150,7 +151,7 @@ def _receive(inbox: Inbox, event: InboundEvent, claims: list) -> Received:
                 subject=(event.subject or event.text or "")[:120].strip(),
                 last_message_at=now,
                 last_inbound_at=now,
-                message_count=0,
+                message_count=1,  # this message; saves an UPDATE on the hot path
             )
         else:
             conversation.contact = contact
@@ -196,9 +197,6 @@ def _receive(inbox: Inbox, event: InboundEvent, claims: list) -> Received:
                 conversation.resolved_at = None
                 update.append("resolved_at")
             conversation.save(update_fields=update)
-        else:
-            conversation.message_count = 1
-            conversation.save(update_fields=["message_count"])
         from .tasks import process_inbound
 
         process_inbound.enqueue(message.pk)
@@ -243,9 +241,10 @@ def reply_identity(conversation: Conversation, inbox: Inbox) -> ContactIdentity 
     connector = get_connector_class(inbox.kind)
     if connector is None:
         return None
-    identities = ContactIdentity.objects.filter(contact=conversation.contact_id, kind=connector.identity_kind)
-    if inbox.kind in ("messenger", "instagram"):
-        identities = identities.filter(scope=str(inbox.uuid))
+    # An identity scoped to one inbox (an API customer id, a Messenger PSID) is reachable only through it.
+    identities = ContactIdentity.objects.filter(
+        Q(scope="") | Q(scope=str(inbox.uuid)), contact=conversation.contact_id, kind=connector.identity_kind
+    )
     return identities.order_by("-verified", "-created_at").first()
 
 
@@ -300,6 +299,10 @@ def send_message(
             conversation.first_response_at = now
             update.append("first_response_at")
         conversation.save(update_fields=update)
+        if sender_type == SenderType.AGENT:
+            from omnidesk.sla.actions import on_agent_reply
+
+            on_agent_reply(conversation, now)  # first/next response clocks are met
         deliver.enqueue(message.pk)
         events.publish_message_created(message)
         events.publish_conversation_updated(conversation)
@@ -327,9 +330,9 @@ def add_note(conversation: Conversation, agent: AgentProfile | None, text: str, 
 
 
 def backoff_seconds(attempt: int) -> float:
-    """Exponential backoff with jitter: base, 2×base, 4×base, … capped at an hour."""
-    base = settings.DELIVERY_BACKOFF_SECONDS * (2 ** max(attempt - 1, 0))
-    return min(base, 3600) * random.uniform(0.8, 1.2)
+    """Exponential backoff with jitter: base, 2×base, 4×base, … capped (an hour by default)."""
+    base = settings.DELIVERY_BACKOFF_SECONDS * (2 ** min(max(attempt - 1, 0), 30))
+    return min(base, settings.DELIVERY_BACKOFF_MAX_SECONDS) * random.uniform(0.8, 1.2)
 
 
 # --- conversation state -------------------------------------------------------------------------
@@ -370,10 +373,20 @@ def do_set_status(
         if conv.status == status and status != Status.SNOOZED:
             return conv
         now = timezone.now()
+        previous = conv.status
         conv.status = status
         conv.snoozed_until = snooze_until if status == Status.SNOOZED else None
         conv.resolved_at = now if status in (Status.RESOLVED, Status.CLOSED) else None
         conv.save(update_fields=["status", "snoozed_until", "resolved_at"])
+        from omnidesk.routing.actions import on_status_change as routing_status_change
+        from omnidesk.sla.actions import on_status_change as sla_status_change
+
+        sla_status_change(conv, previous, now)  # pending pauses the clocks, resolving stops them
+        routing_status_change(conv, previous)  # capacity freed: route the queue after commit
+        if status == Status.RESOLVED:
+            from omnidesk.knowledge.learning import on_resolved
+
+            on_resolved(conv)  # articles agents linked learn the customer's question (docs/knowledge.md)
         _event_message(conv, now, EventType.STATUS, status=status, by=by.name if by else "system")
         events.publish_conversation_updated(conv)
     return conv

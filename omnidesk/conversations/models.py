@@ -49,11 +49,38 @@ class Conversation(models.Model):
     snoozed_until = models.DateTimeField(null=True, blank=True)
     sentiment = models.FloatField(null=True, blank=True)
     message_count = models.PositiveIntegerField(default=0)
+    # --- routing and SLA (written only by omnidesk.routing and omnidesk.sla; docs/routing.md) ---
+    # Copied from the contact when queued, so the queue index can order VIPs first.
+    vip = models.BooleanField(_("VIP"), default=False)
+    # When it entered the routing queue; it waits while it is also open and unassigned.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    routed_at = models.DateTimeField(null=True, blank=True)
+    assignee_opened_at = models.DateTimeField(null=True, blank=True)
+    required_skills = models.JSONField(default=dict, blank=True)  # skill id -> minimum level
+    routing_exclude = models.JSONField(default=list, blank=True)  # agents who let it time out
+    sla_policy = models.ForeignKey("sla.SlaPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    first_response_due = models.DateTimeField(null=True, blank=True)
+    next_response_due = models.DateTimeField(null=True, blank=True)
+    resolution_due = models.DateTimeField(null=True, blank=True)
+    sla_paused_at = models.DateTimeField(null=True, blank=True)  # pending: waiting on the customer
+    first_response_breached = models.BooleanField(default=False)
+    next_response_breached = models.BooleanField(default=False)
+    resolution_breached = models.BooleanField(default=False)
 
     class Meta:
         indexes = [
             models.Index(fields=["contact", "status", "-last_message_at"], name="conv_contact_status"),
             models.Index(fields=["status", "-priority", "last_message_at"], name="conv_queue"),
+            # The routing queue: VIP, then priority, then the longest wait (routing.engine). No status
+            # in the condition: SQLite cannot match a bound parameter against it; routing clears
+            # queued_at when a conversation stops being open.
+            models.Index(
+                fields=["-vip", "-priority", "queued_at", "id"],
+                condition=Q(queued_at__isnull=False, assignee__isnull=True),
+                name="conv_routing_queue",
+            ),
+            # Each agent's load (open and pending conversations held), read on every routing decision.
+            models.Index(fields=["assignee", "status", "current_inbox"], condition=Q(assignee__isnull=False), name="conv_assignee_load"),
         ]
 
     def __str__(self) -> str:

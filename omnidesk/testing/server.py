@@ -32,7 +32,9 @@ def fresh_database_url(base_url: str | None) -> str | None:
 
     name = f"e2e_{uuid.uuid4().hex[:12]}"
     prefix, _, _ = base_url.rpartition("/")
-    with psycopg.connect(base_url, autocommit=True) as conn:
+    # The maintenance database always exists; the one DATABASE_URL names may not (pytest-django
+    # only creates test_<name>).
+    with psycopg.connect(f"{prefix}/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return f"{prefix}/{name}"
 

@@ -149,3 +149,10 @@ def test_status_moves_forward_only(conversation, agent, api_inbox):
     message.refresh_from_db()
     assert message.status == DeliveryStatus.READ  # a read message cannot fail afterwards
     assert update_delivery_status(api_inbox, StatusEvent("unknown", DeliveryStatus.READ)) is None
+
+
+def test_an_api_customer_id_is_reachable_only_through_its_own_inbox(conversation, agent):
+    other_api = make_inbox("api", settings={"webhook_url": HOOK})
+    with pytest.raises(ActionError) as exc:
+        check_send_reply(conversation, agent, text="hi", inbox=other_api)
+    assert exc.value.code == "no_identity"
