@@ -180,15 +180,21 @@ def test_messages_list_replies_and_notes(api, api_inbox, agent):
 
 
 def test_reply_on_a_chosen_channel(ws, admin_api):
+    from omnidesk.contacts.models import ContactIdentity
+    from omnidesk.testing.factories import make_inbox
+
     conversation = new_conversation(ws.inbox_a, "a1")
-    # The contact has an identity scoped to inbox_a only, yet the api channel's identity kind is shared:
-    reply = admin_api.post(
-        f"/api/conversations/{conversation.uuid}/messages",
-        {"text": "On another channel", "inbox_id": str(ws.open_inbox.uuid)},
-    )
+    path = f"/api/conversations/{conversation.uuid}/messages"
+    # An API customer id is scoped to its own inbox: another API inbox cannot reach it ...
+    refused = admin_api.post(path, {"text": "On another channel", "inbox_id": str(ws.open_inbox.uuid)})
+    assert refused.status_code == 400 and refused.json()["error"] == "no_identity", refused.content
+    # ... while a channel the customer does have an identity on can.
+    chat = make_inbox("webchat")
+    ContactIdentity.objects.create(contact=conversation.contact, kind="webchat", value="visitor-a1", verified=True)
+    reply = admin_api.post(path, {"text": "On another channel", "inbox_id": str(chat.uuid)})
     assert reply.status_code == 201, reply.content
-    assert reply.json()["inbox"]["id"] == str(ws.open_inbox.uuid)
-    assert Message.objects.get(uuid=reply.json()["id"]).inbox_id == ws.open_inbox.pk
+    assert reply.json()["inbox"]["id"] == str(chat.uuid)
+    assert Message.objects.get(uuid=reply.json()["id"]).inbox_id == chat.pk
 
 
 def test_reply_refusals(ws, admin_api):
