@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, get_user_model, login, logout
@@ -359,37 +360,58 @@ def _done(request: HttpRequest, conversation: Conversation, notice: str) -> Http
     return HttpResponseRedirect(reverse("web:conversation", args=[conversation.uuid]))
 
 
+Refusal = str | None  # what a write answers: None when done, else the reason shown to the agent
+
+
+def _write(
+    request: HttpRequest,
+    conversation_id: uuid.UUID,
+    form: forms.Form,
+    act: Callable[[Conversation, dict[str, Any]], Refusal],
+    respond: Callable[[HttpRequest, Conversation, str], HttpResponse],
+    notice: str,
+) -> HttpResponse:
+    """What every workspace write shares: load the conversation (404 without access), validate the
+    form, call one action, answer with the action's refusal or `respond`."""
+    conversation = _conversation(request, conversation_id)
+    if not form.is_valid():
+        return _error(request, first_error(form), conversation=conversation)
+    try:
+        refusal = act(conversation, form.cleaned_data)
+    except ActionError as exc:
+        refusal = _action_error(exc)
+    if refusal:
+        return _error(request, refusal, conversation=conversation)
+    return respond(request, conversation, notice)
+
+
 @require_POST
 @agent_required
 def reply(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
-    conversation = _conversation(request, conversation_id)
-    form = ComposeForm(request.POST)
-    if not form.is_valid():
-        return _error(request, first_error(form), conversation=conversation)
-    inbox = None
-    if form.cleaned_data.get("inbox"):
-        inbox = accessible_inboxes(request.agent).filter(uuid=form.cleaned_data["inbox"]).first()  # type: ignore[attr-defined]
-        if inbox is None:
-            return _error(request, _("You cannot send on that channel."), conversation=conversation)
-    try:
-        actions.check_send_reply(conversation, request.agent, text=form.cleaned_data["text"], inbox=inbox)  # type: ignore[attr-defined]
-    except ActionError as exc:
-        return _error(request, _action_error(exc), conversation=conversation)
-    return _sent(request, conversation, _("Reply queued for sending."))
+    agent: AgentProfile = request.agent  # type: ignore[attr-defined]
+
+    def act(conversation: Conversation, data: dict[str, Any]) -> Refusal:
+        inbox = None
+        if data.get("inbox"):
+            inbox = accessible_inboxes(agent).filter(uuid=data["inbox"]).first()
+            if inbox is None:
+                return _("You cannot send on that channel.")
+        actions.check_send_reply(conversation, agent, text=data["text"], inbox=inbox)
+        return None
+
+    return _write(request, conversation_id, ComposeForm(request.POST), act, _sent, _("Reply queued for sending."))
 
 
 @require_POST
 @agent_required
 def note(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
-    conversation = _conversation(request, conversation_id)
-    form = ComposeForm(request.POST)
-    if not form.is_valid():
-        return _error(request, first_error(form), conversation=conversation)
-    try:
-        actions.add_note(conversation, request.agent, form.cleaned_data["text"])  # type: ignore[attr-defined]
-    except ActionError as exc:
-        return _error(request, _action_error(exc), conversation=conversation)
-    return _sent(request, conversation, _("Note added."))
+    agent: AgentProfile = request.agent  # type: ignore[attr-defined]
+
+    def act(conversation: Conversation, data: dict[str, Any]) -> Refusal:
+        actions.add_note(conversation, agent, data["text"])
+        return None
+
+    return _write(request, conversation_id, ComposeForm(request.POST), act, _sent, _("Note added."))
 
 
 def _sent(request: HttpRequest, conversation: Conversation, notice: str) -> HttpResponse:
@@ -405,74 +427,58 @@ def _sent(request: HttpRequest, conversation: Conversation, notice: str) -> Http
 @agent_required
 def assign(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     agent: AgentProfile = request.agent  # type: ignore[attr-defined]
-    conversation = _conversation(request, conversation_id)
-    form = AssignForm(request.POST)
-    if not form.is_valid():
-        return _error(request, first_error(form), conversation=conversation)
-    value = form.cleaned_data["assignee"]
-    if value == "me":
-        target: AgentProfile | None = agent
-    elif value == "none":
-        target = None
-    else:
-        target = next((a for a in queries.assignable_agents(conversation) if a.pk == int(value)), None)
-        if target is None:
-            return _error(request, _("That agent cannot take this conversation."), conversation=conversation)
-    try:
+
+    def act(conversation: Conversation, data: dict[str, Any]) -> Refusal:
+        value = data["assignee"]
+        if value == "me":
+            target: AgentProfile | None = agent
+        elif value == "none":
+            target = None
+        else:
+            target = next((a for a in queries.assignable_agents(conversation) if a.pk == int(value)), None)
+            if target is None:
+                return _("That agent cannot take this conversation.")
         actions.do_assign(conversation, target, by=agent)
-    except ActionError as exc:
-        return _error(request, _action_error(exc), conversation=conversation)
-    return _done(request, conversation, _("Assignment saved."))
+        return None
+
+    return _write(request, conversation_id, AssignForm(request.POST), act, _done, _("Assignment saved."))
 
 
 @require_POST
 @agent_required
 def set_status(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     agent: AgentProfile = request.agent  # type: ignore[attr-defined]
-    conversation = _conversation(request, conversation_id)
+
+    def act(conversation: Conversation, data: dict[str, Any]) -> Refusal:
+        actions.do_set_status(conversation, data["status"], by=agent, snooze_until=data.get("snooze_until"))
+        return None
+
     form = StatusForm(request.POST, time_zone=agent.time_zone)
-    if not form.is_valid():
-        return _error(request, first_error(form), conversation=conversation)
-    try:
-        actions.do_set_status(
-            conversation,
-            form.cleaned_data["status"],
-            by=agent,
-            snooze_until=form.cleaned_data.get("snooze_until"),
-        )
-    except ActionError as exc:
-        return _error(request, _action_error(exc), conversation=conversation)
-    return _done(request, conversation, _("Status saved."))
+    return _write(request, conversation_id, form, act, _done, _("Status saved."))
 
 
 @require_POST
 @agent_required
 def set_priority(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     agent: AgentProfile = request.agent  # type: ignore[attr-defined]
-    conversation = _conversation(request, conversation_id)
-    form = PriorityForm(request.POST)
-    if not form.is_valid():
-        return _error(request, first_error(form), conversation=conversation)
-    try:
-        actions.do_set_priority(conversation, form.cleaned_data["priority"], by=agent)
-    except ActionError as exc:
-        return _error(request, _action_error(exc), conversation=conversation)
-    return _done(request, conversation, _("Priority saved."))
+
+    def act(conversation: Conversation, data: dict[str, Any]) -> Refusal:
+        actions.do_set_priority(conversation, data["priority"], by=agent)
+        return None
+
+    return _write(request, conversation_id, PriorityForm(request.POST), act, _done, _("Priority saved."))
 
 
 @require_POST
 @agent_required
 def set_tags(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     agent: AgentProfile = request.agent  # type: ignore[attr-defined]
-    conversation = _conversation(request, conversation_id)
-    form = TagsForm(request.POST)
-    if not form.is_valid():
-        return _error(request, first_error(form), conversation=conversation)
-    try:
-        actions.do_set_tags(conversation, form.cleaned_data["tags"], by=agent)
-    except ActionError as exc:
-        return _error(request, _action_error(exc), conversation=conversation)
-    return _done(request, conversation, _("Tags saved."))
+
+    def act(conversation: Conversation, data: dict[str, Any]) -> Refusal:
+        actions.do_set_tags(conversation, data["tags"], by=agent)
+        return None
+
+    return _write(request, conversation_id, TagsForm(request.POST), act, _done, _("Tags saved."))
 
 
 # --- static files in embedded mode ---------------------------------------------------------------
