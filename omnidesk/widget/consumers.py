@@ -41,8 +41,10 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_RATE_LIMITED = 4429
 MAX_FRAME_CHARS = 16_384
 TYPING_MIN_INTERVAL = 1.0
-# A reply the visitor has seen may still be finishing delivery; its read receipt is retried this often.
-READ_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
+# A reply the visitor has seen may still be finishing delivery; its read receipt is retried until the
+# worker has recorded it as sent: quickly at first, then every second for about half a minute, because
+# a busy SQLite writer can take several seconds to record it and a receipt given up on is lost.
+READ_RETRY_DELAYS = (0.25, 0.5, 1.0, *([1.0] * 28))
 
 
 class IdentityIn(BaseModel):
