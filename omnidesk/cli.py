@@ -1,6 +1,7 @@
 """The `omnidesk` command (docs/operations.md).
 
-serve   embedded mode: HTTP + WebSocket + background workers in one process (SQLite by default)
+serve   embedded mode, one command: HTTP + WebSocket, and the background workers in a supervised child
+        process (SQLite by default; docs/decisions/0003-serve-worker-process.md)
 web     scale-out web process (HTTP + WebSocket only)
 worker  scale-out background worker
 demo    seed a lived-in demo workspace
@@ -13,8 +14,12 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
+import socket
+import subprocess
 import sys
 import threading
+import time
 
 logger = logging.getLogger("omnidesk")
 
@@ -33,25 +38,35 @@ def _migrate() -> None:
 
 
 class WorkerThreads:
-    """django-tasks-db workers run as threads inside `omnidesk serve`."""
+    """django-tasks-db workers as threads of one process: `omnidesk serve`'s worker process. With two or
+    more, one sends deliveries only and the others take every other queue: a slow provider never holds
+    up process_inbound (bot, routing, SLA), and a burst of inbound messages never holds up replies. On
+    SQLite every poll takes the write lock, so fewer threads on a queue also means fewer waits for it."""
 
     def __init__(self, count: int, interval: float) -> None:
         from django_tasks_db.management.commands.db_worker import Worker
 
+        from omnidesk.conversations.tasks import deliver
+
+        count = max(count, 1)
+        split = count >= 2
         self.workers = [
             Worker(
-                queue_names=["*"],
+                queue_names=[deliver.queue_name] if split and i == 0 else ["*"],
                 interval=interval,
                 batch=False,
                 backend_name="default",
                 startup_delay=False,
                 max_tasks=None,
                 worker_id=f"serve-{os.getpid()}-{i}",
-                excluded_queue_names=[],
+                excluded_queue_names=[deliver.queue_name] if split and i > 0 else [],
             )
             for i in range(count)
         ]
-        self.threads = [threading.Thread(target=self._run, args=(w,), daemon=True, name=f"worker-{i}") for i, w in enumerate(self.workers)]
+        self.threads = [
+            threading.Thread(target=self._run, args=(w,), daemon=True, name=f"worker-{i}")
+            for i, w in enumerate(self.workers)
+        ]
 
     @staticmethod
     def _run(worker: object) -> None:
@@ -72,6 +87,78 @@ class WorkerThreads:
         for worker in self.workers:
             worker.running = False  # type: ignore[attr-defined]
 
+    def join(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class WorkerProcess:
+    """`omnidesk serve`'s background workers: one child process, restarted when it dies, stopped with
+    the server. Its own interpreter, so process_inbound (language, bot, routing, SLA) never holds the web
+    server's GIL; it runs at a lower CPU priority, so under load webhooks and sockets are served first.
+    Events it publishes come back over a socket pair (publish.relay_events) into the in-memory layer.
+    docs/decisions/0003-serve-worker-process.md."""
+
+    # A child that dies sooner than this after its start waits before the next one (a crash loop
+    # must not eat the CPU the web server needs); the wait doubles up to RESTART_MAX_SECONDS.
+    STABLE_SECONDS = 10.0
+    RESTART_MAX_SECONDS = 30.0
+
+    def __init__(self, threads: int, interval: float, nice: int) -> None:
+        self.threads, self.interval, self.nice = threads, interval, nice
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+        self._stopping = False
+
+    def _spawn(self) -> socket.socket:
+        ours, theirs = socket.socketpair()
+        self.proc = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
+            [
+                sys.executable, "-m", "omnidesk", "serve-worker",
+                "--threads", str(self.threads), "--interval", str(self.interval),
+                "--nice", str(self.nice), "--relay-fd", str(theirs.fileno()),
+            ],
+            pass_fds=(theirs.fileno(),),
+        )
+        theirs.close()
+        self.starts += 1
+        return ours
+
+    async def supervise(self) -> None:
+        """Run the child, relay its events, and start a new one whenever it exits, until stop()."""
+        from omnidesk.realtime.publish import relay_events
+
+        delay = 1.0
+        while not self._stopping:
+            started = time.monotonic()
+            relay = self._spawn()
+            await relay_events(relay)  # returns when the child closes its end: it exited
+            proc = self.proc
+            assert proc is not None
+            code = await asyncio.to_thread(proc.wait)
+            if self._stopping:
+                return
+            logger.error("the worker process exited with %s; starting a new one", code)
+            if time.monotonic() - started < self.STABLE_SECONDS:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.RESTART_MAX_SECONDS)
+            else:
+                delay = 1.0
+
+    def stop(self, timeout: float = 15) -> None:
+        """Ask the child to finish its current tasks and exit; kill it if it takes longer than `timeout`."""
+        self._stopping = True
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
 
 def _uvicorn(host: str, port: int, *, with_workers: int) -> None:
     import uvicorn
@@ -90,31 +177,79 @@ def _uvicorn(host: str, port: int, *, with_workers: int) -> None:
     server = uvicorn.Server(config)
     workers = None
     if with_workers:
-        workers = WorkerThreads(with_workers, interval=float(os.environ.get("OMNIDESK_WORKER_INTERVAL", "0.2")))
+        workers = WorkerProcess(
+            with_workers,
+            interval=float(os.environ.get("OMNIDESK_WORKER_INTERVAL", "0.2")),
+            nice=int(os.environ.get("OMNIDESK_WORKER_NICE", "10")),
+        )
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again under the handler it
+    # found: by default that kills the process at once, before the worker process could be stopped.
+    signal.signal(signal.SIGTERM, terminate)
 
     async def main() -> None:
         set_server_loop(asyncio.get_running_loop())
-        if workers:
-            workers.start()
-        await server.serve()
+        supervisor = asyncio.create_task(workers.supervise()) if workers else None
+        try:
+            await server.serve()
+        finally:
+            if workers:
+                await asyncio.to_thread(workers.stop)
+            if supervisor:
+                supervisor.cancel()
 
     try:
         asyncio.run(main())
     finally:
         if workers:
-            workers.stop()
+            workers.stop()  # also when the loop died: never leave the child behind
         set_server_loop(None)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
     _setup()
     _migrate()
-    from omnidesk.conversations.tasks import recover_deliveries
-
-    # This process is the only worker in embedded mode: whatever was mid-flight when it stopped is stale.
-    recover_deliveries(all_workers_dead=True)
     print(f"omnidesk serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
     _uvicorn(args.host, args.port, with_workers=args.workers)
+
+
+def cmd_serve_worker(args: argparse.Namespace) -> None:
+    """The child `omnidesk serve` starts (WorkerProcess): worker threads, events relayed to the parent.
+    Exits on SIGTERM/SIGINT after the running tasks, or when the parent is gone (the relay closes)."""
+    if args.nice:
+        os.nice(args.nice)
+    relay = socket.socket(fileno=args.relay_fd)
+    _setup()
+    from omnidesk.conversations.tasks import recover_deliveries
+    from omnidesk.realtime.publish import RelaySender, set_relay
+
+    set_relay(RelaySender(relay))
+    # The only worker in embedded mode: whatever was mid-flight when the last one stopped is stale.
+    recover_deliveries(all_workers_dead=True)
+    workers = WorkerThreads(args.threads, interval=args.interval)
+    stop = threading.Event()
+
+    def parent_gone() -> None:
+        # The parent never writes; recv returns b"" once its end is closed, which a dead parent's is.
+        try:
+            while relay.recv(1):
+                pass
+        except OSError:
+            pass
+        stop.set()
+
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    threading.Thread(target=parent_gone, name="parent-watch", daemon=True).start()
+    workers.start()
+    while not stop.wait(1.0):
+        pass
+    workers.stop()
+    workers.join(timeout=10)
+    relay.close()
 
 
 def cmd_web(args: argparse.Namespace) -> None:
@@ -154,6 +289,13 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("worker")
     p.add_argument("--interval", type=float, default=0.5)
     p.set_defaults(func=cmd_worker)
+    # Internal: started by `serve` only, with the socket it inherits (WorkerProcess).
+    p = sub.add_parser("serve-worker")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--interval", type=float, default=0.2)
+    p.add_argument("--nice", type=int, default=10)
+    p.add_argument("--relay-fd", type=int, required=True)
+    p.set_defaults(func=cmd_serve_worker)
     p = sub.add_parser("demo")
     p.add_argument("--force", action="store_true", help="seed even if the database already has conversations")
     p.set_defaults(func=cmd_demo)

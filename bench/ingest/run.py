@@ -13,6 +13,7 @@ See bench/README.md for the method and docs/benchmarks.md for recorded runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -132,15 +133,44 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def child_pids(pid: int) -> list[int]:
+    """`omnidesk serve`'s live children: its worker process (docs/decisions/0003-serve-worker-process.md)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def server_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds so far of the server process and of each of its children, by pid."""
+    used = {pid: cpu_seconds(pid)}
+    for child in child_pids(pid):
+        with contextlib.suppress(OSError):  # it ended meanwhile
+            used[child] = cpu_seconds(child)
+    return used
+
+
 def measured(server: OmnideskServer, mode: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Run the client and add the server's CPU milliseconds per 2xx."""
+    """Run the client and add the server's CPU milliseconds per 2xx: the web process's, and the whole
+    server's (web + worker process, whatever the worker got through during the phase)."""
     assert server.proc is not None
-    before = cpu_seconds(server.proc.pid)
+    pid = server.proc.pid
+    before = server_cpu(pid)
     result = client(mode, spec)
-    used = cpu_seconds(server.proc.pid) - before
-    result["server_cpu_seconds"] = used
+    after = server_cpu(pid)
+    web = after[pid] - before[pid]
+    workers = sum(seconds - before.get(child, 0.0) for child, seconds in after.items() if child != pid)
+    result["server_cpu_seconds"] = web + workers
+    result["web_cpu_seconds"] = web
     ok = result.get("ok", result.get("sent", 0))
-    result["server_cpu_ms_per_request"] = 1000 * used / ok if ok else float("nan")
+    result["server_cpu_ms_per_request"] = 1000 * (web + workers) / ok if ok else float("nan")
+    result["web_cpu_ms_per_request"] = 1000 * web / ok if ok else float("nan")
     return result
 
 
@@ -180,7 +210,9 @@ def bench_backend(name: str, database_url: str | None, args: argparse.Namespace)
         result["c"] = lat
         print(
             f"  (c) {name}: p50 {lat['ws_p50_ms']:.1f} ms, p99 {lat['ws_p99_ms']:.1f} ms "
-            f"(max {lat['ws_max_ms']:.1f}; seen {lat['seen']}/{lat['sent']}, {lat['achieved_rate']:.0f}/s)",
+            f"(max {lat['ws_max_ms']:.1f}; seen {lat['seen']}/{lat['sent']}, {lat['achieved_rate']:.0f}/s; "
+            f"server CPU {lat['server_cpu_ms_per_request']:.2f} ms/message, web process "
+            f"{lat['web_cpu_ms_per_request']:.2f})",
             flush=True,
         )
         db.drain(30)
@@ -201,7 +233,8 @@ def bench_backend(name: str, database_url: str | None, args: argparse.Namespace)
             f"{ceiling['requests_per_second']:.0f}/s = {result['a']['ratio']:.2f} "
             f"(statuses {acked['statuses']}; {stored} stored for {acked['ok']} acked; server CPU "
             f"{acked['server_cpu_ms_per_request']:.2f} vs "
-            f"{ceiling['server_cpu_ms_per_request']:.2f} ms/request)",
+            f"{ceiling['server_cpu_ms_per_request']:.2f} ms/request, web process "
+            f"{acked['web_cpu_ms_per_request']:.2f} vs {ceiling['web_cpu_ms_per_request']:.2f})",
             flush=True,
         )
         left = db.drain(60)

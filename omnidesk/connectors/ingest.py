@@ -3,8 +3,9 @@
 Webhooks carry no session, cookie or CSRF token, so /hooks/ skips the middleware stack (asgi.py routes
 it here). Their writes go through one writer thread that commits whatever arrived meanwhile in one
 transaction, each request in its own savepoint, and answers every request only after that commit: a 2xx
-still means stored, while the database sees one commit per batch instead of one per message.
-docs/decisions/0001-foundation.md has the measurements behind this.
+still means stored, while the database sees one commit per batch instead of one per message. Requests
+that only need storing (a `Pending`) are stored together, one bulk write per inbox for the whole batch.
+docs/decisions/0001-foundation.md and 0003-serve-worker-process.md have the measurements behind this.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.handlers.asgi import ASGIHandler
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, HttpResponse
+from django.urls import set_script_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +32,38 @@ logger = logging.getLogger(__name__)
 MAX_BATCH = 64
 
 
+_batch = threading.local()
+
+
+def batch_memo() -> dict[Any, Any] | None:
+    """A dict that lives as long as the group-commit batch being written (None outside the writer):
+    for what every request of a batch would otherwise read again, such as its inbox."""
+    return getattr(_batch, "memo", None)
+
+
+class Pending:
+    """What a `reads_only` job returns when it has something to store: the writer stores it after the
+    batch's reads, together with every other Pending of the same type and `combine_key` (one
+    `store_together` call in one savepoint); if that fails, each one alone in its own savepoint, so only
+    the request at fault fails. The job's answer is what `store`/`store_together` return for it."""
+
+    combine_key: Hashable | None = None  # None: never stored together with another
+
+    def store(self) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def store_together(cls, items: Sequence[Pending]) -> list[Any]:
+        raise NotImplementedError
+
+
 @dataclass
 class _Job:
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future
+    reads_only: bool = False
     outcome: Any = None
     failed: bool = False
     done: bool = field(default=False)
@@ -51,9 +80,11 @@ class GroupCommit:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    async def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def submit(self, fn: Callable[..., Any], *args: Any, reads_only: bool = False) -> Any:
+        """`reads_only`: fn writes nothing (so it needs no savepoint of its own) and may return a
+        Pending, which the writer stores with the batch's other Pendings."""
         loop = asyncio.get_running_loop()
-        job = _Job(fn, args, loop, loop.create_future())
+        job = _Job(fn, args, loop, loop.create_future(), reads_only)
         self._start()
         self._queue.put(job)
         return await job.future
@@ -105,22 +136,62 @@ class GroupCommit:
                 job.loop.call_soon_threadsafe(_settle, job)
 
     def _write(self, batch: list[_Job]) -> None:
-        # This thread lives outside any request, so nobody else closes a broken connection for it.
+        # This thread lives outside any request, so nobody else closes a broken connection for it. It
+        # keeps a healthy one, whatever CONN_MAX_AGE says: "close after each request" (0, the default)
+        # is for request threads, and a new connection per batch cost more than the batch at low rates.
+        if connection.connection is not None:
+            connection.close_at = None
         connection.close_if_unusable_or_obsolete()
+        _batch.memo = {}
         try:
             with transaction.atomic():
+                groups: dict[Hashable, list[_Job]] = {}
                 for job in batch:
                     try:
-                        # A savepoint per request: one bad request must not undo the others.
-                        with transaction.atomic():
+                        if job.reads_only:
+                            # No savepoint: it writes nothing. (A database error in its reads breaks
+                            # the batch's transaction on PostgreSQL; then the batch answers 503.)
                             job.outcome = job.fn(*job.args)
+                        else:
+                            # A savepoint per request: one bad request must not undo the others.
+                            with transaction.atomic():
+                                job.outcome = job.fn(*job.args)
                     except Exception as exc:
                         job.outcome, job.failed = exc, True
+                        continue
+                    if isinstance(job.outcome, Pending):
+                        key = job.outcome.combine_key
+                        key = id(job) if key is None else (type(job.outcome), key)
+                        groups.setdefault(key, []).append(job)
+                for group in groups.values():
+                    self._store(group)
         except DatabaseError as exc:  # the commit itself failed: nothing of this batch is stored
             for job in batch:
                 job.outcome, job.failed = exc, True
+        finally:
+            _batch.memo = None
         for job in batch:
             job.done = True
+
+    @staticmethod
+    def _store(group: list[_Job]) -> None:
+        if len(group) > 1:
+            try:
+                with transaction.atomic():
+                    answers = type(group[0].outcome).store_together([job.outcome for job in group])
+            except Exception:
+                # One of them is refused (or lost a race): store them one by one, so only it fails.
+                logger.debug("storing %d requests together failed; one by one", len(group), exc_info=True)
+            else:
+                for job, answer in zip(group, answers, strict=True):
+                    job.outcome = answer
+                return
+        for job in group:
+            try:
+                with transaction.atomic():
+                    job.outcome = job.outcome.store()
+            except Exception as exc:
+                job.outcome, job.failed = exc, True
 
 
 def _settle(job: _Job) -> None:
@@ -137,11 +208,30 @@ group_commit = GroupCommit()
 
 class LeanASGIHandler(ASGIHandler):
     """Django's ASGI handler with an empty middleware stack and its own URLconf (omnidesk/connectors/
-    hook_urls.py). Only for endpoints that need no session, user, CSRF check or messages."""
+    hook_urls.py). Only for async views that need no session, user, CSRF check or messages, and that
+    touch the database only through the group-commit writer: it sends no request_started/finished
+    signals (their receivers tidy the serving thread's database connections, and this route has none),
+    which spares every request a new thread (asgiref's per-request ThreadSensitiveContext) and two hops
+    to it: a third of the event loop's time at 100 webhooks/s."""
 
     def __init__(self, urlconf: str) -> None:
         self.urlconf = urlconf
         super().__init__()
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"the webhook route serves HTTP only, not {scope['type']}")
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            request, error_response = self.create_request(scope, body_file)
+            response = error_response if request is None else await self.run_get_response(request)
+            await self.send_response(response, send)
+        finally:
+            body_file.close()
 
     def load_middleware(self, is_async: bool = False) -> None:
         # What BaseHandler.load_middleware builds for MIDDLEWARE = [] (Django 5.2).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 from django.db import DatabaseError, DataError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,10 +15,11 @@ from django.views.decorators.csrf import csrf_exempt
 
 from omnidesk.contacts.actions import normalize_claims
 from omnidesk.contacts.identities import InvalidIdentity
-from omnidesk.conversations.actions import ActionError, receive_message, update_delivery_status
+from omnidesk.conversations.actions import ActionError, update_delivery_status
+from omnidesk.conversations.batch import receive_many
 
 from .base import Connector, ConnectorError, InboundEvent, StatusEvent
-from .ingest import group_commit
+from .ingest import Pending, batch_memo, group_commit
 from .models import Inbox
 from .registry import get_connector_class
 
@@ -38,10 +40,18 @@ def _prepare(request: HttpRequest, kind: str, inbox_uuid: str) -> HttpResponse |
         key = uuid.UUID(inbox_uuid)
     except ValueError:
         return error(404, "unknown_inbox", "no such inbox")
-    inbox = Inbox.objects.filter(uuid=key, kind=kind, enabled=True).first()
-    if connector_class is None or inbox is None:
+    # Under group commit, the requests of one batch (one transaction) share the inbox's connector: its
+    # row, settings and decrypted secrets are read once per batch, not once per request.
+    memo = batch_memo()
+    if memo is not None and (kind, key) in memo:
+        connector = memo[(kind, key)]
+    else:
+        inbox = Inbox.objects.filter(uuid=key, kind=kind, enabled=True).first()
+        connector = connector_class(inbox) if connector_class is not None and inbox is not None else None
+        if memo is not None:
+            memo[(kind, key)] = connector
+    if connector is None:
         return error(404, "unknown_inbox", "no such inbox")
-    connector = connector_class(inbox)
     if request.method == "GET":
         return connector.handle_get(request)
     if request.method != "POST":
@@ -65,11 +75,18 @@ def _store(inbox: Inbox, events: list[InboundEvent | StatusEvent]) -> None:
     # No savepoint of its own: under group commit the request's savepoint is already the unit, and
     # each SAVEPOINT/RELEASE is a round trip to the database.
     with transaction.atomic(savepoint=False):
+        # Consecutive messages go in as one envelope (conversations/batch.py), statuses in their place.
+        messages: list[InboundEvent] = []
         for event in events:
             if isinstance(event, InboundEvent):
-                receive_message(inbox, event)
-            else:
-                update_delivery_status(inbox, event)
+                messages.append(event)
+                continue
+            if messages:
+                receive_many(inbox, messages)
+                messages = []
+            update_delivery_status(inbox, event)
+        if messages:
+            receive_many(inbox, messages)
 
 
 def _refused(inbox_uuid: object, exc: Exception) -> HttpResponse:
@@ -99,15 +116,42 @@ def webhook(request: HttpRequest, kind: str, inbox_uuid: str) -> HttpResponse:
     return connector.acknowledge(events)
 
 
-def _receive(request: HttpRequest, kind: str, inbox_uuid: str) -> HttpResponse:
-    """`webhook` in one piece, for the group-commit writer: it runs inside the request's savepoint, and
-    what it raises rolls that back."""
+class _Stored(Pending):
+    """Anything else a webhook carries (delivery statuses, a mix): stored on its own, as `webhook` does."""
+
+    def __init__(self, connector: Connector, events: list[InboundEvent | StatusEvent]) -> None:
+        self.connector, self.events = connector, events
+
+    def store(self) -> HttpResponse:
+        _store(self.connector.inbox, self.events)
+        return self.connector.acknowledge(self.events)
+
+
+class _Messages(_Stored):
+    """A verified, parsed webhook holding customer messages only. Group commit stores the messages of
+    every such request of a batch for one inbox with one `receive_many` (conversations/batch.py: a few
+    bulk statements instead of about ten per message), and each request alone if that is refused."""
+
+    def __init__(self, connector: Connector, events: list[InboundEvent]) -> None:
+        super().__init__(connector, list(events))
+        self.combine_key = connector.inbox.pk
+
+    @classmethod
+    def store_together(cls, items: Sequence[Pending]) -> list[HttpResponse]:
+        requests = [item for item in items if isinstance(item, _Messages)]
+        receive_many(requests[0].connector.inbox, [event for item in requests for event in item.events])
+        return [item.connector.acknowledge(item.events) for item in requests]
+
+
+def _take(request: HttpRequest, kind: str, inbox_uuid: str) -> HttpResponse | Pending:
+    """The reading half of `webhook`, for the group-commit writer: an answer, or what to store."""
     prepared = _prepare(request, kind, inbox_uuid)
     if isinstance(prepared, HttpResponse):
         return prepared
     connector, events = prepared
-    _store(connector.inbox, events)
-    return connector.acknowledge(events)
+    if events and all(isinstance(event, InboundEvent) for event in events):
+        return _Messages(connector, events)  # type: ignore[arg-type]  (checked just above)
+    return _Stored(connector, events)
 
 
 @csrf_exempt
@@ -117,7 +161,7 @@ async def webhook_async(request: HttpRequest, kind: str, inbox_uuid: str) -> Htt
     signature check too, runs on the writer thread: Python work is serial under the GIL anyway, and one
     thread hop less is latency saved under load."""
     try:
-        return await group_commit.submit(_receive, request, kind, inbox_uuid)
+        return await group_commit.submit(_take, request, kind, inbox_uuid, reads_only=True)
     except (ActionError, DatabaseError) as exc:
         return _refused(inbox_uuid, exc)
 

@@ -2,8 +2,10 @@
 
 `publish()` is what actions call. Where the send runs depends on the caller's thread:
 - a sync view under ASGI (asgiref's executor thread): on the server's loop, waited for;
-- an `omnidesk serve` worker thread (a plain thread, no loop): on the loop `set_server_loop` registered,
-  so the in-memory layer the WebSocket consumers listen on gets it;
+- a plain thread of the web process, without a loop (the webhook writer of connectors/ingest.py): on the
+  loop `set_server_loop` registered, so the in-memory layer the WebSocket consumers listen on gets it;
+- `omnidesk serve`'s worker process (`set_relay`): over a local socket to the web process, which sends it
+  into the in-memory layer its consumers listen on (`relay_events`); no Redis needed for one machine;
 - anywhere else (a management command, `omnidesk worker`): on a private background loop, which only
   reaches other processes through the Redis layer, as it should.
 """
@@ -13,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import json
 import logging
+import socket
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -37,13 +41,63 @@ _in_flight: set[asyncio.Future] = set()
 _loop_lock = threading.Lock()
 _server_loop: asyncio.AbstractEventLoop | None = None
 _private_loop: asyncio.AbstractEventLoop | None = None
+_relay: Callable[[tuple[str, ...], dict], None] | None = None
+# A relayed frame is one JSON line; a message's text may be 100k characters, escaped up to 6 bytes each.
+RELAY_LINE_LIMIT = 16 * 1024 * 1024
 
 
 def set_server_loop(loop: asyncio.AbstractEventLoop | None) -> None:
-    """`omnidesk serve` registers its event loop, so worker threads publish into the same
-    in-memory channel layer the WebSocket consumers listen on."""
+    """`omnidesk serve` and `omnidesk web` register their event loop, so the process's plain threads
+    publish into the same in-memory channel layer the WebSocket consumers listen on."""
     global _server_loop
     _server_loop = loop
+
+
+class RelaySender:
+    """The worker process's end of the relay: one JSON line per event, written whole under a lock (the
+    worker threads share the socket). A full socket buffer blocks the sender: back-pressure, not loss."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._lock = threading.Lock()
+
+    def __call__(self, groups: tuple[str, ...], message: dict) -> None:
+        frame = json.dumps({"groups": groups, "message": message}, separators=(",", ":")).encode() + b"\n"
+        with self._lock:
+            self.sock.sendall(frame)
+
+
+def set_relay(relay: Callable[[tuple[str, ...], dict], None] | None) -> None:
+    """`omnidesk serve`'s worker process hands every event to `relay` instead of a channel layer of its
+    own, which no WebSocket listens on (docs/decisions/0003-serve-worker-process.md)."""
+    global _relay
+    _relay = relay
+
+
+async def relay_events(sock: socket.socket) -> None:
+    """The web process's end: send every event the worker process relays into this process's channel
+    layer, in the order they were written, until the worker closes its end (it exited or died)."""
+    reader, writer = await asyncio.open_unix_connection(sock=sock, limit=RELAY_LINE_LIMIT)
+    try:
+        while True:
+            try:
+                line = await reader.readline()
+            except ValueError:  # longer than RELAY_LINE_LIMIT: the reader skipped it
+                logger.error("dropped an oversized relayed event")
+                continue
+            if not line:
+                return
+            try:
+                frame = json.loads(line)
+                groups, message = tuple(frame["groups"]), frame["message"]
+            except (ValueError, KeyError, TypeError):
+                logger.error("dropped a malformed relayed event (%d bytes)", len(line))
+                continue
+            await _send(groups, message)
+    except ConnectionError:
+        logger.warning("the event relay from the worker process was cut")
+    finally:
+        writer.close()
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:
@@ -83,6 +137,9 @@ def send_now(groups: Iterable[str], event: Event) -> None:
     groups = tuple(groups)
     message = envelope(event.model_dump(mode="json"))
     try:
+        if _relay is not None:
+            _relay(groups, message)
+            return
         try:
             asyncio.get_running_loop()
         except RuntimeError:

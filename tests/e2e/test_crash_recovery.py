@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 import time
 import uuid
@@ -304,6 +305,89 @@ def test_replies_in_flight_when_the_server_dies_arrive_with_the_same_key(make_se
     assert set(counts) == set(uuids)
     assert {k for k, n in counts.items() if n > 1} <= in_flight
     assert all(n <= 2 for n in counts.values()), counts
+
+
+# --- serve's worker process: supervised, and its events reach the workspace -------------------------
+
+SESSION = """
+import json
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from omnidesk.accounts.models import AgentProfile
+agent = AgentProfile.objects.get(user__username="crash-agent")
+store = import_module(settings.SESSION_ENGINE).SessionStore()
+store[SESSION_KEY] = str(agent.user.pk)
+store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+store[HASH_SESSION_KEY] = agent.user.get_session_auth_hash()
+store.create()
+from omnidesk.conversations.models import Conversation
+print(json.dumps({"session": store.session_key, "conversation": str(Conversation.objects.get().uuid)}))
+"""
+
+
+def children(pid: int) -> list[int]:
+    """The live (not zombie) child processes of `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def worker_pid(server: OmnideskServer, *, other_than: int | None = None, timeout: float = 60) -> int:
+    assert server.proc is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = [p for p in children(server.proc.pid) if p != other_than]
+        if pids:
+            return pids[0]
+        time.sleep(0.1)
+    raise AssertionError("serve has no worker process")
+
+
+def test_serve_restarts_a_dead_worker_and_its_events_reach_an_agents_socket(make_server):
+    """The worker is a child process of `omnidesk serve`: SIGKILLed, it is replaced, and a delivery it
+    makes afterwards is announced (message.status) on a WebSocket of the web process, without Redis."""
+    from websockets.sync.client import connect
+
+    port = free_port()
+    with Receiver(port) as receiver:
+        server, _ = start_with_conversation(make_server, port)
+        first = worker_pid(server)
+        os.kill(first, signal.SIGKILL)
+        second = worker_pid(server, other_than=first)
+        assert second != first
+        agent = shell(server, SESSION)
+        ws_url = server.url.replace("http://", "ws://") + "/ws/agent/"
+        headers = {"Cookie": f"sessionid={agent['session']}", "Origin": server.url}
+        with connect(ws_url, additional_headers=headers, open_timeout=10) as ws:
+            # message.status goes to the conversation's group: an agent has it open.
+            ws.send(json.dumps({"action": "subscribe", "conversation": agent["conversation"]}))
+            uuids = shell(server, QUEUE_REPLIES % {"count": 1})
+            deadline = time.monotonic() + 60
+            status = None
+            while status != "sent" and time.monotonic() < deadline:
+                try:
+                    event = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+                except TimeoutError:
+                    break
+                if event.get("type") == "message.status" and event.get("message_id") == uuids[0]:
+                    status = event["status"]
+        assert status == "sent", "the worker's delivery event never reached the agent's socket"
+        assert receiver.keys == uuids
+        server.stop()
+        deadline = time.monotonic() + 20
+        while os.path.exists(f"/proc/{second}") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not os.path.exists(f"/proc/{second}"), "the worker process outlived serve"
 
 
 # --- hostile webhooks over HTTP ---------------------------------------------------------------------

@@ -14,10 +14,11 @@ from channels.testing import HttpCommunicator
 from django.db import connections
 
 from omnidesk.connectors.base import IdentityClaim, InboundEvent
-from omnidesk.connectors.ingest import GroupCommit
+from omnidesk.connectors.ingest import GroupCommit, Pending
 from omnidesk.connectors.signing import signed_headers
 from omnidesk.connectors.views import _store
 from omnidesk.contacts.models import Contact
+from omnidesk.conversations import batch
 from omnidesk.conversations.actions import ActionError
 from omnidesk.conversations.models import Message
 from omnidesk.testing.factories import SIGNING_SECRET, make_inbox
@@ -86,6 +87,112 @@ async def test_a_request_is_all_or_nothing(writer):
     assert not await database_sync_to_async(Message.objects.exists)()
 
 
+class Messages(Pending):
+    """A stand-in for views._Messages: one request's events, stored together with the batch's others."""
+
+    def __init__(self, inbox, events: list[InboundEvent]) -> None:
+        self.inbox, self.events, self.combine_key = inbox, events, inbox.pk
+
+    def store(self) -> str:
+        _store(self.inbox, self.events)
+        return "alone"
+
+    @classmethod
+    def store_together(cls, items):
+        batch.receive_many(items[0].inbox, [e for item in items for e in item.events])
+        return ["together"] * len(items)
+
+
+async def held_batch(writer: GroupCommit, jobs: list) -> list:
+    """Submit `jobs` while the writer is busy, so they form one batch; their outcomes (or exceptions)."""
+    gate = threading.Event()
+    blocker = asyncio.ensure_future(writer.submit(gate.wait, 10))
+    await asyncio.sleep(0.05)
+    futures = [asyncio.ensure_future(writer.submit(fn, *args, reads_only=True)) for fn, *args in jobs]
+    await asyncio.sleep(0.05)
+    gate.set()
+    await blocker
+    return await asyncio.gather(*futures, return_exceptions=True)
+
+
+async def test_requests_of_one_batch_are_stored_together(writer, monkeypatch):
+    inbox = await database_sync_to_async(make_inbox)("api")
+    calls: list[int] = []
+    real = batch.receive_many
+    monkeypatch.setattr(
+        batch, "receive_many", lambda inbox, events: calls.append(len(events)) or real(inbox, events)
+    )
+    jobs = [(Messages, inbox, [event(f"t-{n}", f"c-{n % 2}")]) for n in range(5)]
+    jobs.append((Messages, inbox, [event("t-2", "c-0")]))  # a redelivery within the batch
+    answers = await held_batch(writer, jobs)
+    assert answers == ["together"] * 6
+    assert calls == [6]  # one bulk write for the whole batch
+    stored = await database_sync_to_async(
+        lambda: sorted(Message.objects.filter(inbox=inbox).values_list("external_id", flat=True))
+    )()
+    assert stored == [f"t-{n}" for n in range(5)]
+
+
+async def test_a_refused_request_falls_back_to_one_by_one_and_fails_alone(writer):
+    inbox = await database_sync_to_async(make_inbox)("api")
+    nobody = InboundEvent(external_id="nobody", identities=[], text="hi")
+    answers = await held_batch(
+        writer,
+        [(Messages, inbox, [event("f-1")]), (Messages, inbox, [nobody]), (Messages, inbox, [event("f-2")])],
+    )
+    assert answers[0] == answers[2] == "alone"
+    assert isinstance(answers[1], ActionError)
+    stored = await database_sync_to_async(
+        lambda: sorted(Message.objects.filter(inbox=inbox).values_list("external_id", flat=True))
+    )()
+    assert stored == ["f-1", "f-2"]
+
+
+async def test_webhooks_of_one_batch_read_their_inbox_once_and_are_stored_together(writer, monkeypatch):
+    """The real route's pieces (views._take): signed requests, verified one by one, stored together."""
+    from django.test import RequestFactory
+
+    from omnidesk.connectors import views
+    from omnidesk.connectors.models import Inbox
+
+    inbox = await database_sync_to_async(make_inbox)("api")
+    reads: list[dict] = []
+    real_filter = Inbox.objects.filter
+    monkeypatch.setattr(Inbox.objects, "filter", lambda **kw: reads.append(kw) or real_filter(**kw))
+    factory = RequestFactory()
+
+    def signed(n: int):
+        payload = {"type": "message", "id": f"w-{n}", "contact": {"id": f"c-{n}"}, "text": "hi"}
+        body = json.dumps(payload).encode()
+        signature = signed_headers(SIGNING_SECRET, body)
+        headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in signature.items()}
+        return factory.post(inbox.webhook_path(), data=body, content_type="application/json", **headers)
+
+    forged = factory.post(inbox.webhook_path(), data=b"{}", content_type="application/json")
+    jobs = [(views._take, signed(n), "api", str(inbox.uuid)) for n in range(4)]
+    jobs.insert(2, (views._take, forged, "api", str(inbox.uuid)))
+    answers = await held_batch(writer, jobs)
+    assert [a.status_code for a in answers] == [200, 200, 403, 200, 200]
+    assert len(reads) == 1
+    assert await database_sync_to_async(Message.objects.filter(inbox=inbox).count)() == 4
+
+
+async def test_the_writer_keeps_its_connection_between_batches(writer, settings):
+    """CONN_MAX_AGE = 0 closes a request thread's connection after each request; the writer's lives on."""
+    from django.db import connection
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+    connection.settings_dict["CONN_MAX_AGE"] = 0
+
+    def raw_connection() -> int:
+        connection.ensure_connection()
+        return id(connection.connection)
+
+    first = await writer.submit(raw_connection)
+    second = await writer.submit(raw_connection)
+    assert first == second
+
+
 async def post(path: str, body: bytes, headers: dict[str, str]) -> dict:
     from omnidesk.asgi import application
 
@@ -123,6 +230,36 @@ async def test_the_lean_route_stores_and_answers_like_the_full_stack():
     from omnidesk.connectors.ingest import group_commit
 
     await database_sync_to_async(group_commit.stop)()
+
+
+async def test_the_lean_route_sends_no_request_signals():
+    """No request_started/finished on /hooks/: no per-request thread for their sync receivers."""
+    from django.core.signals import request_finished, request_started
+
+    fired: list[str] = []
+
+    def started(**kwargs):
+        fired.append("started")
+
+    def finished(**kwargs):
+        fired.append("finished")
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    try:
+        inbox = await database_sync_to_async(make_inbox)("api")
+        body = json.dumps({"type": "message", "id": "quiet-1", "contact": {"id": "c"}, "text": "hi"}).encode()
+        response = await post(inbox.webhook_path(), body, signed_headers(SIGNING_SECRET, body))
+        assert response["status"] == 200
+        assert fired == []
+        await post("/healthz", b"", {})  # the full stack still sends them, whatever it answers
+        assert fired[:1] == ["started"]
+    finally:
+        request_started.disconnect(started)
+        request_finished.disconnect(finished)
+        from omnidesk.connectors.ingest import group_commit
+
+        await database_sync_to_async(group_commit.stop)()
 
 
 async def test_the_null_route_exists_only_for_the_benchmark():
