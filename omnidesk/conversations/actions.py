@@ -217,18 +217,43 @@ def update_delivery_status(inbox: Inbox, event: StatusEvent) -> Message | None:
         )
         if message is None:
             return None
-        current, new = message.status, event.status
-        if new == DeliveryStatus.FAILED:
-            moves = current in (DeliveryStatus.QUEUED, DeliveryStatus.SENT)
-        else:
-            moves = DELIVERY_ORDER.get(new, -1) > DELIVERY_ORDER.get(current, 99)
-        if not moves:
-            return message
-        message.status = new
-        message.error = event.error[:2000] if new == DeliveryStatus.FAILED else message.error
-        message.save(update_fields=["status", "error"])
-        events.publish_message_status(message)
+        if _moves_forward(message.status, event.status):
+            message.status = event.status
+            message.error = event.error[:2000] if event.status == DeliveryStatus.FAILED else message.error
+            message.save(update_fields=["status", "error"])
+            events.publish_message_status(message)
     return message
+
+
+def mark_seen(message_id: int, status: str = DeliveryStatus.READ) -> Message | None:
+    """The recipient saw an outbound message (`delivered` or `read`), as our own channel tells us (the
+    widget). A message still being delivered keeps the status in meta["pending_status"] and `deliver`
+    applies it when it records the send, so a receipt that overtakes the delivery is not lost."""
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .filter(pk=message_id, direction=Direction.OUT)
+            .select_related("conversation")
+            .first()
+        )
+        if message is None:
+            return None
+        if message.status == DeliveryStatus.QUEUED:
+            pending = (message.meta or {}).get("pending_status", "")
+            if DELIVERY_ORDER.get(status, -1) > DELIVERY_ORDER.get(pending, -1):
+                message.meta = {**(message.meta or {}), "pending_status": status}
+                message.save(update_fields=["meta"])
+        elif _moves_forward(message.status, status):
+            message.status = status
+            message.save(update_fields=["status"])
+            events.publish_message_status(message)
+    return message
+
+
+def _moves_forward(current: str, new: str) -> bool:
+    if new == DeliveryStatus.FAILED:
+        return current in (DeliveryStatus.QUEUED, DeliveryStatus.SENT)
+    return DELIVERY_ORDER.get(new, -1) > DELIVERY_ORDER.get(current, 99)
 
 
 # --- outbound ----------------------------------------------------------------------------------
@@ -273,8 +298,10 @@ def send_message(
     html: str = "",
     agent: AgentProfile | None = None,
     sender_type: str = SenderType.AGENT,
+    meta: dict | None = None,
 ) -> Message:
-    """Store an outbound message as queued and enqueue its delivery, in one transaction."""
+    """Store an outbound message as queued and enqueue its delivery, in one transaction. `meta` is stored with
+    it, so the delivery task and the message.created event see it (bot quick replies, auto-acknowledgement)."""
     from .tasks import deliver
 
     now = timezone.now()
@@ -291,6 +318,7 @@ def send_message(
             html=html,
             status=DeliveryStatus.QUEUED,
             created_at=now,
+            meta=meta or {},
         )
         update = ["last_message_at", "message_count"]
         conversation.last_message_at = now

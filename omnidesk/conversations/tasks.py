@@ -13,7 +13,7 @@ from omnidesk.connectors.base import IdentityClaim, OutboundMessage, PermanentSe
 from omnidesk.connectors.registry import get_connector_class
 
 from . import events
-from .constants import DeliveryStatus, Direction
+from .constants import DELIVERY_ORDER, DeliveryStatus, Direction
 from .models import Message
 
 logger = logging.getLogger(__name__)
@@ -110,9 +110,16 @@ def _finish(message_id: int, status: str, *, external_id: str = "", error: str =
             message.sent_at = timezone.now()
             message.external_id = external_id or None
             fields += ["sent_at", "external_id"]
+            # The recipient saw it before the send was recorded (actions.mark_seen): apply that now.
+            pending = (message.meta or {}).get("pending_status")
+            if pending:
+                message.meta = {k: v for k, v in message.meta.items() if k != "pending_status"}
+                fields.append("meta")
+                if DELIVERY_ORDER.get(pending, -1) > DELIVERY_ORDER[DeliveryStatus.SENT]:
+                    message.status = pending
         message.save(update_fields=fields)
         events.publish_message_status(message)
-    return status
+    return message.status
 
 
 def recover_deliveries(*, all_workers_dead: bool = False) -> int:

@@ -156,3 +156,48 @@ def test_an_api_customer_id_is_reachable_only_through_its_own_inbox(conversation
     with pytest.raises(ActionError) as exc:
         check_send_reply(conversation, agent, text="hi", inbox=other_api)
     assert exc.value.code == "no_identity"
+
+
+def test_meta_is_stored_with_the_message_and_carried_by_its_live_event(conversation, monkeypatch, django_capture_on_commit_callbacks):
+    from omnidesk.conversations.actions import send_message
+    from omnidesk.conversations.constants import SenderType
+
+    published: list = []
+    monkeypatch.setattr("omnidesk.conversations.events.publish", lambda groups, event: published.append(event))
+    buttons = {"quick_replies": [{"label": "Yes, thanks", "payload": "bot:helpful"}]}
+    with django_capture_on_commit_callbacks(execute=True):
+        message = send_message(
+            conversation, inbox=conversation.current_inbox, text="Try this article.", sender_type=SenderType.BOT, meta=buttons
+        )
+    message.refresh_from_db()
+    assert message.meta == buttons
+    created = [e for e in published if e.type == "message.created"]
+    assert len(created) == 1 and created[0].message.meta == buttons
+
+
+@respx.mock
+def test_a_read_receipt_that_overtakes_the_delivery_is_applied_when_the_send_is_recorded(conversation, agent):
+    from omnidesk.conversations.actions import mark_seen
+
+    respx.post(HOOK).mock(return_value=httpx.Response(200, json={"id": "ext-1"}))
+    message = check_send_reply(conversation, agent, text="It ships today.")
+    mark_seen(message.pk, DeliveryStatus.READ)  # the customer saw it before deliver recorded the send
+    message.refresh_from_db()
+    assert message.status == DeliveryStatus.QUEUED and message.meta["pending_status"] == "read"
+    assert run_deliver(message) == DeliveryStatus.READ
+    message.refresh_from_db()
+    assert message.status == DeliveryStatus.READ and message.sent_at is not None
+    assert "pending_status" not in message.meta
+
+
+@respx.mock
+def test_a_receipt_for_a_sent_message_moves_it_forward_and_never_back(conversation, agent):
+    from omnidesk.conversations.actions import mark_seen
+
+    respx.post(HOOK).mock(return_value=httpx.Response(200, json={"id": "ext-2"}))
+    message = check_send_reply(conversation, agent, text="It ships today.")
+    assert run_deliver(message) == DeliveryStatus.SENT
+    mark_seen(message.pk, DeliveryStatus.READ)
+    mark_seen(message.pk, DeliveryStatus.DELIVERED)
+    message.refresh_from_db()
+    assert message.status == DeliveryStatus.READ
