@@ -20,3 +20,13 @@ def agent(db):
 @pytest.fixture
 def admin_agent(db):
     return make_agent("root", role="admin", display_name="Admin")
+
+
+@pytest.fixture(autouse=True)
+def _close_widget_thread_connections():
+    """The chat widget's database thread keeps its connection between calls (omnidesk/widget/db.py);
+    close it after each test so PostgreSQL can flush and finally drop the test database."""
+    yield
+    from omnidesk.widget.db import close_connections_now
+
+    close_connections_now()

@@ -12,9 +12,7 @@ from django.core.asgi import get_asgi_application  # noqa: E402  (settings must 
 
 django_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app registry ready)
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs the app registry ready)
 
 from omnidesk.connectors.ingest import LeanASGIHandler  # noqa: E402
 from omnidesk.realtime.routing import websocket_urlpatterns  # noqa: E402
@@ -31,6 +29,8 @@ async def http_app(scope, receive, send):  # type: ignore[no-untyped-def]  (the 
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Origin checks and authentication are per route (realtime/routing.py): the widget's socket is
+        # opened from customers' sites, the workspace's only from this one.
+        "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -41,11 +41,7 @@ print(make_inbox("webchat", "Bench chat", secrets={{"identity_secret": "x"}}).uu
 def rss_mb(pid: int) -> float:
     """Resident memory of the server process and its children, in MB."""
     total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for p in pids:
+    for p in [pid, *_children(pid)]:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -53,6 +49,25 @@ def rss_mb(pid: int) -> float:
         except FileNotFoundError:
             continue
     return total / 1024
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User + system CPU time, all threads, in seconds: (the server process, its child processes — the
+    worker process of `omnidesk serve`). A child that exits in between takes its time with it."""
+
+    def one(p: int) -> float:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    return one(pid), sum(one(c) for c in _children(pid))
 
 
 def agent_cookie(base: str) -> str:
@@ -77,6 +92,11 @@ class Stats:
         self.seen_by_agent: dict[str, float] = {}
         self.errors: list[str] = []
         self.rss_peak = 0.0
+        self.connected = 0
+        self.load_started = 0.0
+        self.load_ended = 0.0
+        self.cpu_start = self.cpu_to_drain = (0.0, 0.0)
+        self.client_cpu_start = self.client_cpu_used = 0.0
 
 
 async def agent_listener(ws_base: str, cookie: str, origin: str, stats: Stats, stop: asyncio.Event) -> None:
@@ -86,20 +106,25 @@ async def agent_listener(ws_base: str, cookie: str, origin: str, stats: Stats, s
         max_size=2**22,
         ping_interval=None,
     ) as ws:
-        while not stop.is_set():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
-            except TimeoutError:
-                continue
+        closer = asyncio.create_task(stop.wait())
+        closer.add_done_callback(lambda _t: asyncio.ensure_future(ws.close()))
+        async for raw in ws:
+            # Stamp first, parse after: the time is when the frame reached this client.
+            now = time.perf_counter()
             event = json.loads(raw)
             if event.get("type") == "message.created":
                 client_id = (event["message"].get("meta") or {}).get("client_id")
                 if client_id and client_id not in stats.seen_by_agent:
-                    stats.seen_by_agent[client_id] = time.perf_counter()
+                    stats.seen_by_agent[client_id] = now
 
 
-async def visitor(ws_base: str, inbox: str, origin: str, interval: float, until: float, stats: Stats) -> None:
-    await asyncio.sleep(random.uniform(0, interval))  # spread the sends over the interval
+async def visitor(
+    ws_base: str, inbox: str, origin: str, args: argparse.Namespace, go: asyncio.Event, stats: Stats
+) -> None:
+    interval = args.interval
+    # Connect in a gentle ramp, then wait for every session: the connection storm is not part of the
+    # measured steady state.
+    await asyncio.sleep(random.uniform(0, args.ramp))
     # No client keepalive pings: on an overloaded machine they time out and would cut sessions short,
     # which measures the client's patience rather than lost messages.
     async with websockets.connect(
@@ -116,13 +141,18 @@ async def visitor(ws_base: str, inbox: str, origin: str, interval: float, until:
             if frame["type"] == "welcome":
                 break
         pending: set[str] = set()
+        stats.connected += 1
+        await go.wait()
+        await asyncio.sleep(random.uniform(0, interval))  # spread the sends over the interval
+        until = stats.load_ended
 
         async def reader() -> None:
             async for raw in ws:
+                now = time.perf_counter()
                 frame = json.loads(raw)
                 if frame["type"] == "ack":
                     stats.acked.add(frame["client_id"])
-                    stats.acked_at[frame["client_id"]] = time.perf_counter()
+                    stats.acked_at[frame["client_id"]] = now
                     pending.discard(frame["client_id"])
                 elif frame["type"] == "error":
                     stats.errors.append(f"{frame.get('code')}: {frame.get('detail')}")
@@ -159,11 +189,23 @@ async def run(args: argparse.Namespace, server: OmnideskServer, inbox: str) -> S
     listener = asyncio.create_task(agent_listener(ws_base, cookie, origin, stats, stop))
     sampler = asyncio.create_task(sample_rss(server.proc.pid, stats, stop))
     await asyncio.sleep(0.5)
-    until = time.perf_counter() + args.duration
-    results = await asyncio.gather(
-        *(visitor(ws_base, inbox, origin, args.interval, until, stats) for _ in range(args.sessions)),
+    go = asyncio.Event()
+    sessions = asyncio.gather(
+        *(visitor(ws_base, inbox, origin, args, go, stats) for _ in range(args.sessions)),
         return_exceptions=True,
     )
+    deadline = time.perf_counter() + args.ramp + 120
+    while stats.connected < args.sessions and time.perf_counter() < deadline and not sessions.done():
+        await asyncio.sleep(0.1)
+    stats.cpu_start = cpu_seconds(server.proc.pid)
+    stats.client_cpu_start = time.process_time()
+    stats.load_started = time.perf_counter()
+    stats.load_ended = stats.load_started + args.duration
+    go.set()
+    await asyncio.sleep(args.duration)
+    # The client's CPU over the load window: a saturated client would mismeasure the server.
+    stats.client_cpu_used = time.process_time() - stats.client_cpu_start
+    results = await sessions
     for result in results:
         if isinstance(result, BaseException):
             stats.errors.append(f"session: {type(result).__name__}: {result}")
@@ -171,6 +213,9 @@ async def run(args: argparse.Namespace, server: OmnideskServer, inbox: str) -> S
     deadline = time.perf_counter() + 30
     while not stats.acked <= set(stats.seen_by_agent) and time.perf_counter() < deadline:
         await asyncio.sleep(0.2)
+    # Until every message is through: the backlog a saturated server works off after the window counts too.
+    web, workers = cpu_seconds(server.proc.pid)
+    stats.cpu_to_drain = (web - stats.cpu_start[0], workers - stats.cpu_start[1])
     stop.set()
     await asyncio.gather(listener, sampler, return_exceptions=True)
     return stats
@@ -184,6 +229,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which the sessions connect")
     args = parser.parse_args()
 
     db_url = fresh_database_url(os.environ.get("DATABASE_URL"))
@@ -251,6 +297,15 @@ def main() -> None:
         "ack_p50_ms": round(acks[len(acks) // 2], 1) if acks else None,
         "ack_p99_ms": round(acks[min(len(acks) - 1, int(0.99 * len(acks)))], 1) if acks else None,
         "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        # Server CPU from the start of the load until the last message was through, divided by the
+        # messages: the cost of one message (web: receive, store, events; workers: process_inbound),
+        # which unlike the latencies does not depend on what else the machine is running.
+        "web_cpu_s": round(stats.cpu_to_drain[0], 2),
+        "workers_cpu_s": round(stats.cpu_to_drain[1], 2),
+        "web_cpu_ms_per_msg": round(1000 * stats.cpu_to_drain[0] / sent, 2) if sent else None,
+        "workers_cpu_ms_per_msg": round(1000 * stats.cpu_to_drain[1] / sent, 2) if sent else None,
+        "load_average": os.getloadavg()[0],
+        "client_cpu_share": round(stats.client_cpu_used / args.duration, 2),
         "rss_idle_mb": round(rss_idle, 1),
         "rss_peak_mb": round(stats.rss_peak, 1),
         "errors": stats.errors[:10],

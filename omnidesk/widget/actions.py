@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from omnidesk.accounts.models import AgentProfile
-from omnidesk.connectors.base import InboundAttachment, StatusEvent
+from omnidesk.connectors.base import InboundAttachment
 from omnidesk.connectors.models import Inbox
 from omnidesk.connectors.webchat.connector import VisitorContext, WebchatConnector
 from omnidesk.contacts.constants import IdentityKind
 from omnidesk.contacts.models import ContactIdentity
-from omnidesk.conversations.actions import receive_message, update_delivery_status
+from omnidesk.conversations.actions import mark_seen, receive_message
 from omnidesk.conversations.constants import DeliveryStatus
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.realtime.events import (
@@ -23,7 +23,7 @@ from omnidesk.realtime.events import (
 )
 from omnidesk.realtime.publish import publish
 
-from .queries import payload_of, readable_outbound, visitor_contact
+from .queries import offered_quick_reply, payload_of, readable_outbound, visitor_contact
 from .sessions import VisitorSession, visitor_group
 
 MAX_READ_IDS = 100
@@ -46,9 +46,13 @@ def visitor_send(
     browser: str = "",
     prechat: dict | None = None,
     attachments: list[InboundAttachment] | None = None,
+    quick_reply: str | None = None,
 ) -> tuple[VisitorMessagePayload, bool]:
     """Store a visitor's message (once, however often the browser resends it); returns its payload
-    and whether it is new. Raises PayloadError, InvalidIdentity or ActionError for bad input."""
+    and whether it is new. Raises PayloadError, InvalidIdentity or ActionError for bad input.
+
+    `quick_reply` is the payload of the bot button the visitor clicked; it is kept as
+    Message.meta["quick_reply"] only if the visitor's last bot message offered it, else ignored."""
     connector = WebchatConnector(inbox)
     event = connector.inbound_event(
         session,
@@ -59,6 +63,10 @@ def visitor_send(
         prechat=connector.clean_prechat(prechat),
         attachments=attachments,
     )
+    if quick_reply:
+        contact = visitor_contact(inbox, session)
+        if contact is not None and offered_quick_reply(contact, quick_reply):
+            event.metadata["quick_reply"] = quick_reply
     received = receive_message(inbox, event)
     message = received.message
     # A visitor's message has no agent; a new one without files needs no second look at the database.
@@ -69,21 +77,14 @@ def visitor_send(
     return payload, received.created
 
 
-def visitor_read(inbox: Inbox, session: VisitorSession, message_ids: Iterable[str]) -> list[str]:
-    """Mark agent messages the visitor has seen as read. Returns the ids still being delivered
-    (the widget can show a reply a moment before the worker records it as sent): ask again later."""
+def visitor_read(inbox: Inbox, session: VisitorSession, message_ids: Iterable[str]) -> None:
+    """Mark agent messages the visitor has seen as read. The widget can show a reply a moment before the
+    worker records it as sent; the spine keeps such a receipt and applies it then (actions.mark_seen)."""
     contact = visitor_contact(inbox, session)
     if contact is None:
-        return []
-    pending = []
+        return
     for message in readable_outbound(contact, inbox, list(message_ids)[:MAX_READ_IDS]):
-        if message.status == DeliveryStatus.QUEUED or not message.external_id:
-            pending.append(str(message.uuid))
-            continue
-        update_delivery_status(
-            inbox, StatusEvent(external_id=message.external_id, status=str(DeliveryStatus.READ.value))
-        )
-    return pending
+        mark_seen(message.pk, DeliveryStatus.READ)
 
 
 def visitor_conversation_ids(inbox: Inbox, session: VisitorSession) -> set[str]:

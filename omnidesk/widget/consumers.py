@@ -3,11 +3,14 @@
 client → server, one JSON object per frame; the first must be `hello`:
   {"type": "hello", "token": str|null, "identity": {...}|null, "cursor": iso|null, "context": {...},
    "locale": str}
-  {"type": "send", "client_id": str, "text": str, "prechat": {...}?, "context": {...}?}
+  {"type": "send", "client_id": str, "text": str, "prechat": {...}?, "context": {...}?, "quick_reply": str?}
   {"type": "typing", "conversation_id": uuid, "typing": bool}
   {"type": "read", "ids": [uuid, ...]}
   {"type": "ping"}
 server → client: welcome, ack, error, pong, and the widget.* events of omnidesk.realtime.events.
+
+Every database call runs on the widget's own thread (omnidesk/widget/db.py), one hop per frame: the rate
+limit, the write and its events together, so a busy socket holds that thread as briefly as possible.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ import datetime as dt
 import json
 import time
 import uuid
+from collections import deque
 from typing import Any, Literal
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db import DatabaseError
 from django.utils import timezone, translation
@@ -32,6 +35,8 @@ from omnidesk.contacts.identities import InvalidIdentity
 from omnidesk.conversations.actions import ActionError
 
 from . import actions, ratelimit
+from .db import on_widget_thread
+from .origins import origin_allowed
 from .queries import visitor_contact, visitor_history
 from .sessions import InvalidSession, VisitorSession, open_session
 from .strings import STRINGS, pick_language
@@ -40,11 +45,8 @@ CLOSE_NO_INBOX = 4404
 CLOSE_FORBIDDEN = 4403
 CLOSE_RATE_LIMITED = 4429
 MAX_FRAME_CHARS = 16_384
+OWN_IDS_KEPT = 64
 TYPING_MIN_INTERVAL = 1.0
-# A reply the visitor has seen may still be finishing delivery; its read receipt is retried until the
-# worker has recorded it as sent: quickly at first, then every second for about half a minute, because
-# a busy SQLite writer can take several seconds to record it and a receipt given up on is lost.
-READ_RETRY_DELAYS = (0.25, 0.5, 1.0, *([1.0] * 28))
 
 
 class IdentityIn(BaseModel):
@@ -75,6 +77,8 @@ class SendIn(BaseModel):
     text: str = Field(max_length=10_000)
     prechat: dict[str, str] | None = None
     context: VisitorContext | None = None
+    # A clicked bot button's payload; checked against what was offered (actions.visitor_send).
+    quick_reply: str | None = Field(default=None, max_length=1000)
 
 
 def _header(scope: dict, name: bytes) -> str:
@@ -97,19 +101,20 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         self.conversations: set[str] = set()
         self.typing_sent: tuple[str, bool, float] = ("", False, 0.0)
         self.tasks: set[asyncio.Task] = set()
-        if ratelimit.limiter("connect").allow(self.ip):
+        # client_ids this socket sent and got acked: their widget.message echo (meant for the visitor's
+        # other tabs) is not sent back here, which saves a frame per message.
+        self.own_client_ids: deque[str] = deque(maxlen=OWN_IDS_KEPT)
+        inbox_uuid = str(self.scope["url_route"]["kwargs"]["inbox_uuid"])
+        limited, self.inbox = await on_widget_thread(_open)(self.ip, inbox_uuid)
+        if limited:
             await self.close(code=CLOSE_RATE_LIMITED)
             return
-        inbox_uuid = str(self.scope["url_route"]["kwargs"]["inbox_uuid"])
-        self.inbox = await database_sync_to_async(
-            lambda: Inbox.objects.filter(uuid=inbox_uuid, kind="webchat", enabled=True).first()
-        )()
         if self.inbox is None:
             await self.close(code=CLOSE_NO_INBOX)
             return
         self.connector = WebchatConnector(self.inbox)
-        allowed = self.connector.config.allowed_origins
-        if allowed and _header(self.scope, b"origin").rstrip("/") not in {o.rstrip("/") for o in allowed}:
+        # This route is open to every origin (realtime/routing.py); the inbox may name its sites.
+        if not origin_allowed(_header(self.scope, b"origin"), self.connector.config.allowed_origins):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.accept()
@@ -183,7 +188,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         # before is in the history, so the two overlap (the widget de-duplicates) but never gap.
         await self.channel_layer.group_add(self.group, self.channel_name)
         cursor = timezone.now()
-        messages = await database_sync_to_async(self._history)(hello.cursor)
+        messages = await on_widget_thread(self._history)(hello.cursor)
         self.conversations = {m.conversation_id for m in messages}
         await self.send_json(
             {
@@ -213,24 +218,10 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         except ValidationError as exc:
             await self._error("bad_message", _first_error(exc), client_id=client_id)
             return
-        wait = ratelimit.check_send(self.session.key, self.ip)
-        if wait:
-            await self._error(
-                "rate_limited", self._text("rate_limited"), client_id=client_id, retry_after=round(wait, 1)
-            )
-            return
         if frame.context is not None:
             self.context = frame.context
         try:
-            payload, _created = await database_sync_to_async(actions.visitor_send)(
-                self.inbox,
-                self.session,
-                client_id=frame.client_id,
-                text=frame.text,
-                context=self.context,
-                browser=self.browser,
-                prechat=frame.prechat,
-            )
+            wait, payload = await on_widget_thread(self._store)(frame)
         except ConnectorError as exc:
             await self._error("bad_message", exc.reason, client_id=client_id)
             return
@@ -249,10 +240,34 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
                 retry_after=2,
             )
             return
+        if payload is None:
+            await self._error(
+                "rate_limited", self._text("rate_limited"), client_id=client_id, retry_after=round(wait, 1)
+            )
+            return
         self.conversations.add(payload.conversation_id)
+        self.own_client_ids.append(frame.client_id)
         await self.send_json(
             {"type": "ack", "client_id": frame.client_id, "message": payload.model_dump(mode="json")}
         )
+
+    def _store(self, frame: SendIn) -> tuple[float, Any]:
+        """(0, the stored message's payload), or (seconds to wait, None) when over the rate limit."""
+        assert self.session is not None
+        wait = ratelimit.check_send(self.session.key, self.ip)
+        if wait:
+            return wait, None
+        payload, _created = actions.visitor_send(
+            self.inbox,
+            self.session,
+            client_id=frame.client_id,
+            text=frame.text,
+            context=self.context,
+            browser=self.browser,
+            prechat=frame.prechat,
+            quick_reply=frame.quick_reply,
+        )
+        return 0.0, payload
 
     async def _typing(self, content: dict) -> None:
         conversation = str(content.get("conversation_id", ""))
@@ -264,7 +279,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         if (last_conversation, last_state) == (conversation, typing) and now - last_at < TYPING_MIN_INTERVAL:
             return
         self.typing_sent = (conversation, typing, now)
-        await database_sync_to_async(actions.visitor_typing)(conversation, typing)
+        await on_widget_thread(actions.visitor_typing)(conversation, typing)
 
     async def _read(self, content: dict) -> None:
         assert self.session is not None
@@ -286,17 +301,17 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
 
     async def _mark_read(self, ids: list[str]) -> None:
         assert self.session is not None
-        for delay in READ_RETRY_DELAYS:
-            ids = await database_sync_to_async(actions.visitor_read)(self.inbox, self.session, ids)
-            if not ids:
-                return
-            await asyncio.sleep(delay)
+        # Once is enough: a receipt for a reply still being delivered is applied when it is sent.
+        await on_widget_thread(actions.visitor_read)(self.inbox, self.session, ids)
 
     async def omnidesk_event(self, message: dict) -> None:
         event = message["event"]
         conversation = event.get("conversation_id") or (event.get("message") or {}).get("conversation_id")
         if conversation:
             self.conversations.add(conversation)
+        message = event.get("message") or {}
+        if message.get("direction") == "in" and message.get("client_id") in self.own_client_ids:
+            return  # this tab sent it and has its ack
         await self.send_json(event)
 
     def _text(self, key: str) -> str:
@@ -305,6 +320,13 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
 
     async def _error(self, code: str, detail: str, **extra: Any) -> None:
         await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
+
+
+def _open(ip: str, inbox_uuid: str) -> tuple[bool, Inbox | None]:
+    """(over the connection limit, the enabled web chat inbox or None), in one trip to the thread."""
+    if ratelimit.check_connect(ip):
+        return True, None
+    return False, Inbox.objects.filter(uuid=inbox_uuid, kind="webchat", enabled=True).first()
 
 
 def _first_error(exc: ValidationError) -> str:

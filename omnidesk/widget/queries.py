@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
 from omnidesk.connectors.models import Inbox
 from omnidesk.contacts.constants import IdentityKind
 from omnidesk.contacts.models import Contact, ContactIdentity
-from omnidesk.conversations.constants import DeliveryStatus, Direction, MessageKind
+from omnidesk.conversations.constants import DeliveryStatus, Direction, MessageKind, SenderType
 from omnidesk.conversations.models import Message
-from omnidesk.realtime.events import VisitorAttachment, VisitorMessagePayload
+from omnidesk.realtime.events import VisitorAttachment, VisitorMessagePayload, VisitorQuickReply
 
 from .sessions import VisitorSession
 
+logger = logging.getLogger(__name__)
+
 HISTORY_LIMIT = 200
+MAX_QUICK_REPLIES = 10
+MAX_QUICK_REPLY_PAYLOAD = 64
 # A message is stamped before its transaction commits; looking this far behind the cursor catches
 # one that committed just after the previous query ran (the widget drops what it already has).
 RESUME_SLACK = dt.timedelta(seconds=5)
@@ -26,6 +35,25 @@ RESUME_SLACK = dt.timedelta(seconds=5)
 
 def _absolute(url: str) -> str:
     return url if url.startswith(("http://", "https://")) else f"{settings.PUBLIC_URL}{url}"
+
+
+def quick_replies_of(message: Message) -> list[VisitorQuickReply]:
+    """The buttons a bot message offers (Message.meta["quick_replies"]); malformed entries are skipped."""
+    if message.direction != Direction.OUT:
+        return []
+    raw = (message.meta or {}).get("quick_replies")
+    if not isinstance(raw, list):
+        return []
+    buttons = []
+    for item in raw[:MAX_QUICK_REPLIES]:
+        if not isinstance(item, dict):
+            continue
+        label, payload = item.get("label"), item.get("payload")
+        if not (isinstance(label, str) and isinstance(payload, str) and label.strip()):
+            continue
+        if 0 < len(payload) <= MAX_QUICK_REPLY_PAYLOAD:
+            buttons.append(VisitorQuickReply(label=label.strip()[:200], payload=payload))
+    return buttons
 
 
 def payload_of(message: Message, attachments: list | None = None) -> VisitorMessagePayload:
@@ -55,6 +83,7 @@ def payload_of(message: Message, attachments: list | None = None) -> VisitorMess
             )
             for a in (message.attachments.all() if attachments is None else attachments)
         ],
+        quick_replies=quick_replies_of(message),
     )
 
 
@@ -111,6 +140,28 @@ def visitor_history(
     return [payload_of(m) for m in reversed(rows)]
 
 
+def offered_quick_reply(contact: Contact, payload: str) -> bool:
+    """Whether `payload` is a button of the last bot message in the visitor's latest conversation
+    (the one they are answering). An old, foreign or forged payload is not."""
+    if not payload or len(payload) > MAX_QUICK_REPLY_PAYLOAD:
+        return False
+    latest_conversation = (
+        Message.objects.filter(conversation__contact=contact)
+        .order_by("-created_at", "-id")
+        .values_list("conversation_id", flat=True)
+        .first()
+    )
+    bot = (
+        Message.objects.filter(
+            conversation_id=latest_conversation, direction=Direction.OUT, sender_type=SenderType.BOT
+        )
+        .order_by("-created_at", "-id")
+        .only("id", "direction", "meta")
+        .first()
+    )
+    return bot is not None and any(b.payload == payload for b in quick_replies_of(bot))
+
+
 def readable_outbound(contact: Contact, inbox: Inbox, message_ids: Iterable[str]) -> list[Message]:
     """Agent messages to this contact through `inbox` that the visitor may mark read."""
     return list(
@@ -139,6 +190,46 @@ def availability(inbox: Inbox, now: dt.datetime | None = None) -> tuple[bool, dt
     except (ImportError, ValueError, TypeError, LookupError):
         # An unreadable schedule must not hide the chat: treat it as open (the admin screen validates).
         return True, None
+
+
+# The expected reply time depends on the queue; a page view on a busy shop must not recompute it each time.
+EXPECTATION_CACHE_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the widget says about availability: open now, the next opening, and the expected-reply
+    sentence in the visitor's language (empty when it could not be worked out)."""
+
+    online: bool
+    next_open: dt.datetime | None
+    sentence: str
+
+
+def reply_expectation(inbox: Inbox, language: str) -> Expectation:
+    """Business hours of the inbox (or its team) plus the current queue, as
+    `omnidesk.routing.expected.expected_reply` words it; cached for half a minute per inbox and language."""
+    hours = hashlib.sha256(json.dumps(inbox.business_hours or {}, sort_keys=True).encode()).hexdigest()[:12]
+    key = f"widget:expected:{inbox.uuid}:{inbox.default_team_id}:{hours}:{language}"
+    cached = cache.get(key)
+    if cached is not None:
+        online, next_open, sentence = cached
+        return Expectation(online, dt.datetime.fromisoformat(next_open) if next_open else None, sentence)
+    try:
+        from omnidesk.routing.expected import expected_reply
+
+        expected = expected_reply(inbox, language=language)
+        result = Expectation(expected.open_now, expected.opens_at, expected.sentence)
+    except Exception:  # the chat must open even if the estimate fails; the schedule alone still says when
+        logger.exception("expected reply time for inbox %s failed", inbox.pk)
+        online, next_open = availability(inbox)
+        return Expectation(online, next_open, "")
+    cache.set(
+        key,
+        (result.online, result.next_open.isoformat() if result.next_open else None, result.sentence),
+        EXPECTATION_CACHE_SECONDS,
+    )
+    return result
 
 
 def embed_snippet(inbox: Inbox) -> str:

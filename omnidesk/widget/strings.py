@@ -24,9 +24,9 @@ STRINGS = {
     "online": _("We are online"),
     "reply_time": _("We usually reply within %(time)s."),
     "offline_title": _("We are away right now"),
-    "offline_body": _("Leave your e-mail address and a message; we will answer %(when)s."),
-    "offline_soon": _("as soon as we are back"),
-    "offline_at": _("after %(time)s"),
+    # Followed by the expected-reply sentence ("We are closed until Monday 09:00 CET; expect an answer
+    # by 11:00."), which says when; this one stands on its own.
+    "offline_body": _("Leave your e-mail address and a message, and we will get back to you."),
     "prechat_intro": _("Before we start, please tell us a little about yourself."),
     "start": _("Start chat"),
     "name": _("Name"),

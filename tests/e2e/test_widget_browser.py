@@ -4,7 +4,9 @@ and a script tag typed by the customer."""
 
 from __future__ import annotations
 
+
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -169,7 +171,9 @@ def test_chat_both_ways_through_a_crash_with_xss_as_text(server_factory, browser
     waiting = customer.locator(f"{W} .od-visitor", has_text="Are you still there?")
     expect(waiting.locator(".od-state")).to_have_text("Sending…")
     server.start()
-    expect(waiting.locator(".od-state")).to_have_text("Sent", timeout=30_000)
+    # Acknowledged once the server is back; "Seen" when the agent's open conversation (its socket
+    # reconnected too) has already sent its read receipt.
+    expect(waiting.locator(".od-state")).to_have_text(re.compile(r"^(Sent|Seen)$"), timeout=30_000)
     expect(customer.locator(f"{W} .od-banner")).to_be_hidden()
 
     agent.reload()
@@ -228,3 +232,54 @@ def test_verified_visitor_on_a_second_device_and_a_forged_identity(server_factor
     customer_writes(stranger, "hi")
     expect(stranger.locator(f"{W} .od-visitor .od-state")).to_have_text("Sent", timeout=10_000)
     assert stranger.locator(f"{W} .od-msg").count() == 1
+
+
+BOT_ANSWERS = """
+from omnidesk.conversations.actions import send_message
+from omnidesk.conversations.models import Message
+asked = Message.objects.select_related("conversation", "inbox").get(text="How do I reset my password?")
+answer = send_message(
+    asked.conversation, inbox=asked.inbox, text="Use the link on the login page.", sender_type="bot"
+)
+answer.meta = {"quick_replies": [{"label": "Yes, thanks", "payload": "bot:helpful"},
+                                 {"label": "<b>No</b>, talk to a person", "payload": "bot:not_helpful"}]}
+answer.save(update_fields=["meta"])
+"""
+CLICKED = """
+from omnidesk.conversations.models import Message
+print(Message.objects.get(text="Yes, thanks").meta.get("quick_reply"))
+"""
+
+
+def test_a_shop_on_another_host_with_quick_replies_and_the_expected_reply(server_factory, browser, shop):
+    from playwright.sync_api import expect
+
+    # The workspace only accepts its own host; the shop is another one (localhost, not 127.0.0.1).
+    server = server_factory(extra_env={"ALLOWED_HOSTS": "127.0.0.1"})
+    server.start()
+    inbox = (
+        server.manage("shell", "-c", SETUP.format(password=PASSWORD, secret=SECRET)).strip().splitlines()[-1]
+    )
+    shop.url = shop.url.replace("127.0.0.1", "localhost")
+    customer = open_shop(browser.new_context(**PHONE), shop, server.url, inbox)
+    customer.click(f"{W} .od-launcher")
+    # No agent on shift: the routing module's estimate, not a static schedule.
+    expect(customer.locator(f"{W} .od-reply-time")).to_have_text("Expect an answer within 10 minutes.")
+
+    customer_writes(customer, "How do I reset my password?")
+    expect(customer.locator(f"{W} .od-visitor .od-state")).to_have_text("Sent", timeout=10_000)
+    server.manage("shell", "-c", BOT_ANSWERS)
+    buttons = customer.locator(f"{W} .od-quick-reply")
+    expect(buttons).to_have_count(2, timeout=15_000)
+    assert buttons.all_inner_texts() == ["Yes, thanks", "<b>No</b>, talk to a person"]  # text, not markup
+    buttons.first.click()
+    expect(buttons).to_have_count(0)  # used: gone
+    mine = customer.locator(f"{W} .od-visitor").last
+    expect(mine.locator(".od-bubble")).to_have_text("Yes, thanks")
+    expect(mine.locator(".od-state")).to_have_text("Sent", timeout=10_000)
+    assert server.manage("shell", "-c", CLICKED).strip().splitlines()[-1] == "bot:helpful"
+    # After a reload the answered question shows no buttons again.
+    customer.reload()
+    customer.click(f"{W} .od-launcher")
+    expect(customer.locator(f"{W} .od-msg .od-bubble")).to_have_count(3, timeout=10_000)
+    assert customer.locator(f"{W} .od-quick-reply").count() == 0

@@ -15,16 +15,15 @@ from pathlib import Path
 from django.db import DatabaseError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils import formats, timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from omnidesk.contacts.identities import InvalidIdentity
 from omnidesk.conversations.actions import ActionError
 from omnidesk.widget import actions, ratelimit
-from omnidesk.widget.queries import availability, embed_snippet
+from omnidesk.widget.queries import embed_snippet, reply_expectation
 from omnidesk.widget.sessions import InvalidSession, open_session
-from omnidesk.widget.strings import STRINGS, pick_language, strings_for
+from omnidesk.widget.strings import pick_language, strings_for
 
 from ..base import ConnectorError, InboundAttachment
 from ..models import Inbox
@@ -89,19 +88,10 @@ def config(request: HttpRequest, inbox_uuid: str) -> HttpResponse:
     connector = WebchatConnector(inbox)
     cfg = connector.config
     language = pick_language(request.GET.get("lang", "") or request.headers.get("Accept-Language", ""))
-    online, next_open = availability(inbox)
+    expectation = reply_expectation(inbox, language)
     strings = strings_for(language)
-    with translation.override(language):
-        labels = {"name": strings["name"], "email": strings["email"], "phone": strings["phone"]}
-        prechat = [
-            {**f.model_dump(), "label": f.label or labels.get(f.name, f.name)} for f in cfg.prechat_fields
-        ]
-        when = (
-            str(STRINGS["offline_at"])
-            % {"time": formats.date_format(timezone.localtime(next_open), "DATETIME_FORMAT")}
-            if next_open
-            else strings["offline_soon"]
-        )
+    labels = {"name": strings["name"], "email": strings["email"], "phone": strings["phone"]}
+    prechat = [{**f.model_dump(), "label": f.label or labels.get(f.name, f.name)} for f in cfg.prechat_fields]
     data = {
         "inbox": str(inbox.uuid),
         "language": language,
@@ -111,9 +101,10 @@ def config(request: HttpRequest, inbox_uuid: str) -> HttpResponse:
         "avatar_url": cfg.avatar_url,
         "greeting": inbox.greeting,
         "reply_time": cfg.reply_time,
-        "online": online,
-        "next_open": next_open.isoformat() if next_open else None,
-        "offline_when": when,
+        "online": expectation.online,
+        "next_open": expectation.next_open.isoformat() if expectation.next_open else None,
+        # Business hours and the current queue, in the visitor's language (omnidesk.routing.expected).
+        "expected_reply": expectation.sentence,
         "prechat_fields": prechat,
         "proactive": [r.model_dump() for r in cfg.proactive],
         "max_attachment_bytes": cfg.max_attachment_mb * 1024 * 1024,

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -21,6 +22,10 @@ IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 def fresh_limits_and_layer(settings):
     settings.CHANNEL_LAYERS = IN_MEMORY
     settings.PUBLIC_URL = "http://desk.test"
+    # A local cache of this test's own: the expected-reply estimate is cached there for half a minute.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(uuid4())}
+    }
     ratelimit.reset()
     yield
     ratelimit.reset()

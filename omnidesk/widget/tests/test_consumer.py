@@ -30,8 +30,9 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 @pytest_asyncio.fixture(autouse=True)
 async def close_shared_thread_connection():
-    """The consumer's database work runs in asgiref's shared worker thread; close its connection after
-    each test so PostgreSQL can drop the test database at the end."""
+    """These tests' own database work runs in asgiref's shared worker thread (the consumer's on the
+    widget's thread, closed by the root conftest); close its connection after each test so PostgreSQL
+    can drop the test database at the end."""
     yield
     await database_sync_to_async(connections.close_all)()
 
@@ -364,6 +365,15 @@ async def test_a_visitors_message_shows_in_their_other_tabs(webchat_inbox):
     assert echo["message"]["id"] == ack["message"]["id"] and echo["message"]["client_id"] == "tabs-00001"
 
 
+async def test_the_sending_tab_gets_its_ack_and_not_the_echo_too(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws)
+        assert (await send(ws, "just once", "echo-00001"))["type"] == "ack"
+        await ws.send_json_to({"type": "ping"})
+        assert (await ws.receive_json_from(timeout=5))["type"] == "pong"  # nothing queued before it
+        assert await ws.receive_nothing(timeout=0.3)
+
+
 async def test_allowed_origins_refuse_other_sites(webchat_inbox):
     @database_sync_to_async
     def restrict():
@@ -385,3 +395,139 @@ async def test_allowed_origins_refuse_other_sites(webchat_inbox):
     )
     assert (await ok.connect(timeout=5))[0] is True
     await ok.disconnect()
+
+
+# --- origins: the widget's socket is opened from customers' sites --------------------------------
+
+
+async def test_the_visitor_socket_takes_foreign_origins_while_the_agent_socket_does_not(
+    webchat_inbox, settings
+):
+    settings.ALLOWED_HOSTS = ["desk.test"]
+    from omnidesk.asgi import application
+
+    async with visitor_socket(
+        str(webchat_inbox.uuid), headers=[(b"origin", b"https://shop.example.com")]
+    ) as ws:
+        assert (await hello(ws))["token"]
+    foreign = WebsocketCommunicator(
+        application, "/ws/agent/", headers=[(b"origin", b"https://shop.example.com")]
+    )
+    assert await foreign.connect(timeout=5) == (False, 1000)  # refused by ALLOWED_HOSTS before the consumer
+    own = WebsocketCommunicator(application, "/ws/agent/", headers=[(b"origin", b"https://desk.test")])
+    assert await own.connect(timeout=5) == (False, 4401)  # past the origin check: the consumer wants a login
+
+
+async def test_allowed_origins_take_domains_and_wildcards(webchat_inbox):
+    @database_sync_to_async
+    def restrict():
+        webchat_inbox.settings = {**webchat_inbox.settings, "allowed_origins": ["*.example.com", "shop.test"]}
+        webchat_inbox.save(update_fields=["settings"])
+
+    await restrict()
+    from omnidesk.asgi import application
+
+    path = f"/ws/widget/{webchat_inbox.uuid}/"
+    for origin, ok in [
+        (b"https://www.example.com", True),
+        (b"https://example.com", True),
+        (b"http://shop.test:8080", True),
+        (b"https://example.com.evil.test", False),
+        (b"null", False),
+    ]:
+        ws = WebsocketCommunicator(application, path, headers=[(b"origin", origin)])
+        connected, code = await ws.connect(timeout=5)
+        assert (connected, code if not connected else None) == ((True, None) if ok else (False, 4403)), origin
+        if connected:
+            await ws.disconnect()
+    no_origin = WebsocketCommunicator(application, path)
+    assert await no_origin.connect(timeout=5) == (False, 4403)
+
+
+# --- quick replies: a bot's buttons ---------------------------------------------------------------
+
+BUTTONS = [
+    {"label": "Yes, thanks", "payload": "bot:helpful"},
+    {"label": "No, talk to a person", "payload": "bot:not_helpful"},
+]
+
+
+@database_sync_to_async
+def bot_says(message_id: str, text: str, quick_replies: list | None = None) -> str:
+    """The answer bot replies in the conversation of `message_id` (with buttons), and it is delivered."""
+    from omnidesk.conversations.actions import send_message
+    from omnidesk.conversations.constants import SenderType
+
+    message = Message.objects.select_related("conversation", "inbox").get(uuid=message_id)
+    answer = send_message(message.conversation, inbox=message.inbox, text=text, sender_type=SenderType.BOT)
+    if quick_replies is not None:
+        answer.meta = {**(answer.meta or {}), "quick_replies": quick_replies}
+        answer.save(update_fields=["meta"])
+    assert deliver.call(answer.pk) == "sent"
+    return str(answer.uuid)
+
+
+@database_sync_to_async
+def meta_of(message_id: str) -> dict:
+    return Message.objects.get(uuid=message_id).meta
+
+
+async def test_a_bot_answer_brings_its_buttons_live_and_in_the_history(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        welcome = await hello(ws)
+        ack = await send(ws, "How do I reset my password?", "quick-0001")
+        answer_id = await bot_says(ack["message"]["id"], "Use the link on the login page.", BUTTONS)
+        live = await next_frame(ws, "widget.message", direction="out")
+    assert live["message"]["id"] == answer_id and live["message"]["quick_replies"] == BUTTONS
+    assert ack["message"]["quick_replies"] == []  # the visitor's own messages have none
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        history = await hello(ws, token=welcome["token"])
+    assert history["messages"][-1]["quick_replies"] == BUTTONS
+
+
+async def test_a_clicked_button_is_a_message_carrying_its_payload(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws)
+        ack = await send(ws, "How do I reset my password?", "quick-0002")
+        await bot_says(ack["message"]["id"], "Use the link on the login page.", BUTTONS)
+        await next_frame(ws, "widget.message", direction="out")
+        click = await send(ws, "Yes, thanks", "quick-0003", quick_reply="bot:helpful")
+    assert click["type"] == "ack" and click["message"]["text"] == "Yes, thanks"
+    assert (await meta_of(click["message"]["id"]))["quick_reply"] == "bot:helpful"
+
+
+async def test_a_payload_that_was_not_offered_is_ignored(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws)
+        ack = await send(ws, "How do I reset my password?", "quick-0004")
+        forged = await send(ws, "Yes", "quick-0005", quick_reply="bot:helpful")  # no bot message yet
+        await bot_says(ack["message"]["id"], "Use the link on the login page.", BUTTONS)
+        other = await send(ws, "Yes", "quick-0006", quick_reply="bot:something_else")
+        too_long = await send(ws, "Yes", "quick-0007", quick_reply="bot:helpful" + "x" * 60)
+        await bot_says(ack["message"]["id"], "Anything else?")  # the latest bot message offers nothing
+        stale = await send(ws, "Yes, thanks", "quick-0008", quick_reply="bot:helpful")
+    for frame in (forged, other, too_long, stale):
+        assert frame["type"] == "ack"  # stored as an ordinary message...
+        assert "quick_reply" not in await meta_of(frame["message"]["id"])  # ...without the payload
+
+
+async def test_another_visitors_buttons_do_not_count(webchat_inbox):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws)
+        ack = await send(ws, "Question", "quick-0009")
+        await bot_says(ack["message"]["id"], "Answer", BUTTONS)
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws)
+        click = await send(ws, "Yes, thanks", "quick-0010", quick_reply="bot:helpful")
+    assert "quick_reply" not in await meta_of(click["message"]["id"])
+
+
+async def test_too_many_connections_from_one_address_are_refused(webchat_inbox, monkeypatch):
+    monkeypatch.setenv("OMNIDESK_WIDGET_CONNECT_BURST", "1")
+    monkeypatch.setenv("OMNIDESK_WIDGET_CONNECT_PER_MINUTE", "1")
+    from omnidesk.asgi import application
+
+    path = f"/ws/widget/{webchat_inbox.uuid}/"
+    async with visitor_socket(str(webchat_inbox.uuid)):
+        second = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://shop.test")])
+        assert await second.connect(timeout=5) == (False, 4429)

@@ -1,10 +1,11 @@
-"""Visitor tokens, identity hashes, language picking and the rate limiter (pure functions)."""
+"""Visitor tokens, identity hashes, language picking and origin lists (pure functions); rate limits:
+test_ratelimit.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from omnidesk.widget.ratelimit import RateLimiter
+from omnidesk.widget.origins import origin_allowed
 from omnidesk.widget.sessions import (
     InvalidSession,
     identity_hash,
@@ -110,17 +111,22 @@ def test_strings_are_served_for_every_language():
         assert strings["send"] and "%(name)s" in strings["typing"]
 
 
-def test_rate_limiter_allows_a_burst_then_refills():
-    limiter = RateLimiter(per_minute=60, burst=3)
-    assert [limiter.allow("v", now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
-    wait = limiter.allow("v", now=0.0)
-    assert wait == pytest.approx(1.0)
-    assert limiter.allow("other", now=0.0) == 0.0  # buckets are per key
-    assert limiter.allow("v", now=1.0) == 0.0
-
-
-def test_rate_limiter_bounds_its_memory():
-    limiter = RateLimiter(per_minute=60, burst=1, max_keys=100)
-    for i in range(1000):
-        limiter.allow(f"k{i}", now=float(i))
-    assert len(limiter._buckets) <= 100
+@pytest.mark.parametrize(
+    ("origin", "allowed", "ok"),
+    [
+        ("https://shop.example.com", [], True),  # no list: any site
+        ("", [], True),
+        ("https://shop.example.com", ["https://shop.example.com/"], True),
+        ("https://shop.example.com:443", ["https://shop.example.com"], True),
+        ("http://shop.example.com", ["https://shop.example.com"], False),  # the scheme counts when given
+        ("http://shop.example.com", ["shop.example.com"], True),
+        ("https://a.example.com", ["*.example.com"], True),
+        ("https://example.com", [".example.com"], True),
+        ("https://evilexample.com", ["*.example.com"], False),
+        ("https://example.com.evil.test", ["example.com"], False),
+        ("", ["shop.example.com"], False),
+        ("null", ["shop.example.com"], False),
+    ],
+)
+def test_origin_allowed(origin, allowed, ok):
+    assert origin_allowed(origin, allowed) is ok

@@ -49,15 +49,59 @@ def test_config_for_an_unknown_or_disabled_inbox_is_404(client, webchat_inbox):
     assert client.get(f"/widget/{webchat_inbox.uuid}/config.json").status_code == 404
 
 
-def test_outside_business_hours_the_config_says_offline_and_when(client, webchat_inbox):
-    # Open one minute a week on Monday at 00:00 UTC: closed nearly always, and the next opening is known.
-    webchat_inbox.business_hours = {"tz": "UTC", "weekly": {"0": [["00:00", "00:01"]]}}
+CLOSED_NEARLY_ALWAYS = {"tz": "UTC", "weekly": {"0": [["00:00", "00:01"]]}}  # one minute on Mondays
+
+
+def test_outside_business_hours_the_config_says_offline_and_when_an_answer_will_come(client, webchat_inbox):
+    webchat_inbox.business_hours = CLOSED_NEARLY_ALWAYS
     webchat_inbox.save(update_fields=["business_hours"])
     data = client.get(f"/widget/{webchat_inbox.uuid}/config.json?lang=en").json()
     if data["online"]:  # the test ran in that very minute
         pytest.skip("ran inside the open minute")
     assert data["next_open"] and "T00:00:00" in data["next_open"]
-    assert data["offline_when"].startswith("after ")
+    # One whole sentence asking for the address, then the schedule-and-queue sentence saying when.
+    assert data["strings"]["offline_body"] == (
+        "Leave your e-mail address and a message, and we will get back to you."
+    )
+    assert data["expected_reply"].startswith("We are closed until Monday 00:00 UTC; expect an answer by ")
+    assert "offline_when" not in data and "offline_at" not in data["strings"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "closed", "within"),
+    [
+        (
+            "it",
+            "Siamo chiusi fino a lunedì 00:00 UTC; riceverai una risposta entro ",
+            "Riceverai una risposta entro",
+        ),
+        ("pl", "Jesteśmy nieczynni do poniedziałek 00:00 UTC; odpowiemy do ", "Odpowiemy w ciągu"),
+    ],
+)
+def test_the_expected_reply_is_in_the_visitors_language(client, webchat_inbox, lang, closed, within):
+    from omnidesk.routing.expected import expected_reply
+
+    online = client.get(f"/widget/{webchat_inbox.uuid}/config.json?lang={lang}").json()
+    assert online["online"] is True
+    # Nobody on shift: about one handle time, worded by the routing module in the visitor's language.
+    assert online["expected_reply"] == expected_reply(webchat_inbox, language=lang).sentence
+    assert online["expected_reply"].startswith(within) or "UTC" in online["expected_reply"]
+
+    webchat_inbox.business_hours = CLOSED_NEARLY_ALWAYS
+    webchat_inbox.save(update_fields=["business_hours"])
+    offline = client.get(f"/widget/{webchat_inbox.uuid}/config.json?lang={lang}").json()
+    if offline["online"]:
+        pytest.skip("ran inside the open minute")
+    assert offline["expected_reply"].lower().startswith(closed.lower())
+
+
+def test_the_expected_reply_is_computed_once_per_half_minute(
+    client, webchat_inbox, django_assert_max_num_queries
+):
+    url = f"/widget/{webchat_inbox.uuid}/config.json?lang=en"
+    first = client.get(url).json()["expected_reply"]
+    with django_assert_max_num_queries(1):  # the inbox; the estimate comes from the cache
+        assert client.get(url).json()["expected_reply"] == first
 
 
 def upload(client, inbox, *, token=None, file=None, identity=None, **fields):

@@ -179,12 +179,11 @@ class Widget {
     this.list = el("ol", { class: "od-messages", "aria-live": "polite" });
     this.intro = el("li", { class: "od-intro" });
     if (this.cfg.greeting) this.intro.appendChild(el("p", { class: "od-greeting" }, this.cfg.greeting));
-    if (this.cfg.online && this.cfg.reply_time) {
-      this.intro.appendChild(el("p", { class: "od-reply-time" }, format(this.s.reply_time, { time: this.cfg.reply_time })));
-    }
-    if (!this.cfg.online) {
-      this.intro.appendChild(el("p", { class: "od-offline" }, format(this.s.offline_body, { when: this.cfg.offline_when })));
-    }
+    if (!this.cfg.online) this.intro.appendChild(el("p", { class: "od-offline" }, this.s.offline_body));
+    // When to expect an answer, from business hours and the queue; the inbox's static wording if unknown.
+    const expected = this.cfg.expected_reply ||
+      (this.cfg.online && this.cfg.reply_time ? format(this.s.reply_time, { time: this.cfg.reply_time }) : "");
+    if (expected) this.intro.appendChild(el("p", { class: "od-reply-time" }, expected));
     this.list.appendChild(this.intro);
     this.typingLine = el("div", { class: "od-typing", hidden: true });
 
@@ -334,6 +333,7 @@ class Widget {
       item.appendChild(link);
     }
     if (mine) item.appendChild(el("div", { class: "od-state" }));
+    if (!mine && (message.quick_replies || []).length) item.appendChild(this.quickButtons(message.quick_replies));
     if (message.id) {
       item.dataset.id = message.id;
       item.dataset.created = message.created_at;
@@ -343,7 +343,27 @@ class Widget {
     if (message.client_id) this.byClientId.set(message.client_id, item);
     this.place(item);
     if (mine) this.setState(item, state || "sent");
+    this.pruneQuickReplies();
     return item;
+  }
+
+  /* A bot's buttons ("Yes, thanks" / "No, talk to a person"); labels are text, never HTML. */
+  quickButtons(replies) {
+    const box = el("div", { class: "od-quick", role: "group" });
+    for (const reply of replies) {
+      const button = el("button", { type: "button", class: "od-quick-reply" }, reply.label);
+      button.addEventListener("click", () => { box.remove(); this.submit(reply.label, reply.payload); });
+      box.appendChild(button);
+    }
+    return box;
+  }
+
+  /* Buttons answer the latest message only: once anything follows it (a click, a typed answer), they go. */
+  pruneQuickReplies() {
+    const last = this.list.lastElementChild;
+    for (const box of this.list.querySelectorAll(".od-quick")) {
+      if (box.parentElement !== last) box.remove();
+    }
   }
 
   /* Keep the list in server order; messages still on their way stay at the end. */
@@ -394,12 +414,13 @@ class Widget {
 
   /* ---- sending ------------------------------------------------------------------------------ */
 
-  submit() {
-    const text = this.input.value.trim();
+  submit(quickText, quickReply) {
+    const text = quickReply ? quickText : this.input.value.trim();
     if (!text) return;
-    this.input.value = "";
+    if (!quickReply) this.input.value = "";
     this.typing(false);
     const item = { client_id: randomId(), text };
+    if (quickReply) item.quick_reply = quickReply;
     this.outbox.push(item);
     this.store.set("outbox", this.outbox);
     this.render({ client_id: item.client_id, direction: "in", text }, "sending");
@@ -412,7 +433,10 @@ class Widget {
     const now = Date.now();
     for (const item of this.outbox) {
       if (item.retryAt && item.retryAt > now) continue;
-      this.sendFrame({ type: "send", client_id: item.client_id, text: item.text, prechat: this.prechat || undefined, context: visitorContext() });
+      this.sendFrame({
+        type: "send", client_id: item.client_id, text: item.text, prechat: this.prechat || undefined,
+        context: visitorContext(), quick_reply: item.quick_reply || undefined,
+      });
     }
   }
 
