@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from pydantic import ValidationError
 
+from .constants import ChannelKind
 from .models import Inbox
 from .registry import available_kinds, get_connector_class
 
@@ -164,7 +165,7 @@ class InboxAdmin(admin.ModelAdmin):
     list_filter = ["kind", "enabled", "default_team"]
     search_fields = ["name"]
     filter_horizontal = ["agents"]
-    readonly_fields = ["uuid", "webhook_url", "stored_secrets", "created_at"]
+    readonly_fields = ["uuid", "webhook_url", "embed_snippet", "stored_secrets", "created_at"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Inbox | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
@@ -184,6 +185,8 @@ class InboxAdmin(admin.ModelAdmin):
     ) -> list[tuple[Any, dict[str, Any]]]:
         secret_fields = [SECRET_PREFIX + name for name in sorted(_secret_names())]
         existing = obj is not None
+        # A web chat is reached through the widget, not a webhook: its settings show the embed tag.
+        address = "embed_snippet" if existing and obj.kind == ChannelKind.WEBCHAT else "webhook_url"
         return [
             (
                 None,
@@ -198,7 +201,7 @@ class InboxAdmin(admin.ModelAdmin):
                     ]
                 },
             ),
-            (_("Channel settings"), {"fields": ["settings", *(["webhook_url"] if existing else [])]}),
+            (_("Channel settings"), {"fields": ["settings", *([address] if existing else [])]}),
             (
                 _("Secrets"),
                 {"fields": [*(["stored_secrets"] if existing else []), *secret_fields, "clear_secrets"]},
@@ -210,6 +213,21 @@ class InboxAdmin(admin.ModelAdmin):
     @admin.display(description=_("webhook URL"))
     def webhook_url(self, inbox: Inbox) -> str:
         return f"{django_settings.PUBLIC_URL}{inbox.webhook_path()}" if inbox.pk else "—"
+
+    @admin.display(description=_("embed snippet"))
+    def embed_snippet(self, inbox: Inbox) -> str:
+        """The one tag a site adds to show this inbox's chat widget (read-only, escaped, easy to copy)."""
+        if not inbox.pk or inbox.kind != ChannelKind.WEBCHAT:
+            return "—"
+        from omnidesk.widget.queries import embed_snippet
+
+        return format_html(
+            '<textarea readonly rows="3" cols="90" class="vLargeTextField" id="embed-snippet"'
+            ' spellcheck="false" aria-describedby="embed-snippet-help">{}</textarea>'
+            '<div class="help" id="embed-snippet-help">{}</div>',
+            embed_snippet(inbox),
+            _("Paste this tag into every page of your site that should show the chat, before </body>."),
+        )
 
     @admin.display(description=_("stored secrets"))
     def stored_secrets(self, inbox: Inbox) -> str:

@@ -4,6 +4,12 @@ Protocol (client → server), one JSON object per frame:
   {"action": "subscribe", "conversation": "<uuid>"}    → {"type": "subscribed", "conversation": ...}
   {"action": "unsubscribe", "conversation": "<uuid>"}  → {"type": "unsubscribed", "conversation": ...}
   {"action": "ping"}                                   → {"type": "pong"}
+  {"action": "typing", "conversation": "<uuid>", "typing": bool}  → no answer; a web-chat customer sees
+      the agent typing (omnidesk.widget.actions.agent_typing), at most once per TYPING_INTERVAL
+  {"action": "read", "conversation": "<uuid>"}         → no answer; the web-chat customer's messages are
+      marked read for them (omnidesk.widget.actions.agent_read)
+"type" is accepted in place of "action". Typing and read check the agent's access to the conversation
+like subscribe does, and are ignored (no error) for conversations that are not web chats.
 Anything else gets {"type": "error", "code": ..., "detail": ...} and the socket stays open.
 Server → client: the events of omnidesk.realtime.events, as JSON.
 """
@@ -20,7 +26,15 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext as _
 
-from omnidesk.accounts.access import accessible_inbox_uuids, can_access_conversation
+from omnidesk.accounts.access import (
+    AccessDenied,
+    access_conversation_by_id,
+    accessible_inbox_uuids,
+    can_access_conversation,
+)
+from omnidesk.accounts.models import AgentProfile
+from omnidesk.connectors.constants import ChannelKind
+from omnidesk.conversations.models import Conversation
 
 from .events import WORKSPACE_GROUP, agent_group, conversation_group
 
@@ -33,6 +47,12 @@ MAX_FRAME_CHARS = 4096
 # How stale the agent's list of visible inboxes may get: a team change reaches open sockets this fast.
 INBOX_REFRESH_SECONDS = 60.0
 _SEEN_IDS = 512
+# Whatever the client sends, the customer hears "typing" at most this often per conversation (a stop
+# always goes through), and "read" at most this often.
+TYPING_INTERVAL = 2.5
+READ_INTERVAL = 1.0
+# How long an access check for typing/read is trusted; a lost access stops them this fast.
+ACCESS_CACHE_SECONDS = 30.0
 
 
 def _canonical(conversation: str) -> str | None:
@@ -41,6 +61,16 @@ def _canonical(conversation: str) -> str | None:
         return str(uuid.UUID(conversation))
     except ValueError:
         return None
+
+
+def _accessible_chat(agent: AgentProfile, conversation: str) -> Conversation | bool | None:
+    """The conversation if the agent may see it and it is a web chat, None if it is another channel,
+    False if the agent may not see it (or it does not exist)."""
+    try:
+        found = access_conversation_by_id(agent, conversation)
+    except AccessDenied:
+        return False
+    return found if found.current_inbox.kind == ChannelKind.WEBCHAT else None
 
 
 class AgentConsumer(AsyncJsonWebsocketConsumer):
@@ -61,6 +91,12 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
         # Conversations assigned to this agent during the session: visible whatever their inbox.
         self.assigned: set[str] = set()
         self.seen: deque[str] = deque(maxlen=_SEEN_IDS)
+        # conversation → (the web-chat conversation or None, when checked), for typing and read frames.
+        self.chats: dict[str, tuple[Conversation | None, float]] = {}
+        # conversation → (the typing state last passed on to the customer, when).
+        self.typing: dict[str, tuple[bool, float]] = {}
+        # conversation → when a read receipt was last passed on.
+        self.last_read: dict[str, float] = {}
         self.groups_joined = [WORKSPACE_GROUP, agent_group(self.agent.pk)]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -74,6 +110,9 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
         self.inboxes_loaded = asyncio.get_running_loop().time()
 
     async def disconnect(self, code: int) -> None:
+        for key, (typing, _at) in list(getattr(self, "typing", {}).items()):
+            if typing:  # the agent closed the page mid-sentence: the customer must not wait on a ghost
+                await self._send_typing(key, False)
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
         if getattr(self, "groups_joined", None):
@@ -99,16 +138,23 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(content, dict):
             await self._error("bad_json", _("Expected a JSON object."))
             return
-        action = content.get("action")
+        action = content.get("action", content.get("type"))
         conversation = content.get("conversation")
         if action == "ping":
             await self.send_json({"type": "pong"})
-        elif action in ("subscribe", "unsubscribe") and not isinstance(conversation, str):
+        elif action in ("subscribe", "unsubscribe", "typing", "read") and not isinstance(conversation, str):
             await self._error("bad_request", _("A conversation id is required."))
         elif action == "subscribe":
             await self._subscribe(conversation)
         elif action == "unsubscribe":
             await self._unsubscribe(conversation)
+        elif action == "typing":
+            if not isinstance(content.get("typing"), bool):
+                await self._error("bad_request", _("'typing' must be true or false."))
+            else:
+                await self._typing(conversation, content["typing"])
+        elif action == "read":
+            await self._read(conversation)
         else:
             await self._error("unknown_action", _("Unknown action."))
 
@@ -140,6 +186,64 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
         await self.send_json({"type": "unsubscribed", "conversation": key or conversation[:64]})
 
+    async def _chat(self, conversation: str) -> tuple[str, Conversation | None] | None:
+        """(canonical id, the conversation if it is a web chat, else None) when the agent may see it;
+        None (after answering not_found) when not. Checks are cached for ACCESS_CACHE_SECONDS."""
+        key = _canonical(conversation)
+        now = asyncio.get_running_loop().time()
+        if key is not None and (cached := self.chats.get(key)) and now - cached[1] < ACCESS_CACHE_SECONDS:
+            return key, cached[0]
+        found = await database_sync_to_async(_accessible_chat)(self.agent, key) if key else False
+        if key is None or found is False:
+            if key is not None:
+                self.chats.pop(key, None)
+            # Same answer as subscribe for "does not exist" and "not yours".
+            await self._error("not_found", _("No such conversation."), conversation=conversation[:64])
+            return None
+        if len(self.chats) >= MAX_SUBSCRIPTIONS and key not in self.chats:
+            self.chats.pop(next(iter(self.chats)))  # the oldest check goes; it is only a cache
+        self.chats[key] = (found, now)
+        return key, found
+
+    async def _typing(self, conversation: str, typing: bool) -> None:
+        checked = await self._chat(conversation)
+        if checked is None or checked[1] is None:
+            return
+        key = checked[0]
+        was, at = self.typing.get(key, (False, 0.0))
+        now = asyncio.get_running_loop().time()
+        if typing and was and now - at < TYPING_INTERVAL:
+            return  # still typing, already said so
+        if not typing and not was:
+            return  # the customer was never told otherwise
+        await self._send_typing(key, typing)
+
+    async def _send_typing(self, key: str, typing: bool) -> None:
+        from omnidesk.widget.actions import agent_typing
+
+        chat = self.chats.get(key, (None, 0.0))[0]
+        if chat is None:
+            return
+        self.typing[key] = (typing, asyncio.get_running_loop().time())
+        if len(self.typing) > MAX_SUBSCRIPTIONS:  # bounded like the access cache it depends on
+            self.typing = {k: v for k, v in self.typing.items() if k in self.chats}
+        await database_sync_to_async(agent_typing)(chat, self.agent, typing)
+
+    async def _read(self, conversation: str) -> None:
+        from omnidesk.widget.actions import agent_read
+
+        checked = await self._chat(conversation)
+        if checked is None or checked[1] is None:
+            return
+        key, chat = checked
+        now = asyncio.get_running_loop().time()
+        if now - self.last_read.get(key, -READ_INTERVAL) < READ_INTERVAL:
+            return
+        if len(self.last_read) >= MAX_SUBSCRIPTIONS:
+            self.last_read.clear()
+        self.last_read[key] = now
+        await database_sync_to_async(agent_read)(chat)
+
     async def _error(self, code: str, detail: str, **extra: Any) -> None:
         await self.send_json({"type": "error", "code": code, "detail": str(detail), **extra})
 
@@ -170,6 +274,8 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
             self.assigned.discard(conversation)  # reassigned away: back to the inbox rule
         if conversation in self.subscribed or conversation in self.assigned:
             return True
+        if event.get("assignee_id") is not None and event.get("assignee_id") == self.agent.pk:
+            return True  # an assignee may always see their conversation (accessible_conversations)
         if self.inboxes is None:
             return True
         inbox = event.get("inbox_id") or (event.get("message") or {}).get("inbox_id")

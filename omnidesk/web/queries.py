@@ -13,11 +13,14 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from omnidesk.accounts.access import accessible_conversations, accessible_inboxes, sees_everything
 from omnidesk.accounts.models import AgentProfile, Team
+from omnidesk.connectors.constants import ChannelKind
 from omnidesk.connectors.models import Inbox
 from omnidesk.contacts.models import ContactIdentity
 from omnidesk.conversations.actions import reply_identity
-from omnidesk.conversations.constants import MessageKind, Status
+from omnidesk.conversations.constants import Direction, MessageKind, Status
 from omnidesk.conversations.models import Conversation, Message, Tag
+
+from .visitor import VisitorInfo, visitor_info
 
 # The list's "status" filter: one status, every active one, or everything.
 STATUS_ACTIVE = "active"
@@ -89,14 +92,15 @@ def filter_conversations(agent: AgentProfile, filters: ListFilters) -> QuerySet[
 
 
 def with_row_data(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
-    """Everything one list row shows, fetched with the rows: the last message's text and direction."""
+    """Everything one list row shows, fetched with the rows: the last message's text and direction,
+    and the SLA policy the due badge reads its warning time from."""
     last = (
         Message.objects.filter(conversation_id=OuterRef("pk"))
         .exclude(kind=MessageKind.EVENT)
         .order_by("-created_at", "-id")
     )
     return (
-        qs.select_related("contact", "current_inbox", "assignee__user", "team")
+        qs.select_related("contact", "current_inbox", "assignee__user", "team", "sla_policy")
         .prefetch_related("tags", _identities_prefetch())
         .annotate(
             last_text=Subquery(last.values("text")[:1]),
@@ -176,6 +180,25 @@ def contact_history(
         .select_related("current_inbox")
         .order_by("-last_message_at")[:limit]
     )
+
+
+def visitor_context(conversation: Conversation) -> VisitorInfo | None:
+    """What the chat widget last reported about the customer's browser (page, referrer, browser,
+    language, local time), from their latest web-chat message that carried it; None otherwise."""
+    latest_chat = (
+        Message.objects.filter(
+            conversation=conversation,
+            direction=Direction.IN,
+            inbox__kind=ChannelKind.WEBCHAT,
+            meta__has_key="visitor",
+        )
+        .order_by("-created_at", "-id")
+        .values("meta", "created_at")
+        .first()
+    )
+    if latest_chat is None:
+        return None
+    return visitor_info(latest_chat["meta"], latest_chat["created_at"])
 
 
 def reply_inboxes(agent: AgentProfile, conversation: Conversation) -> list[Inbox]:

@@ -25,16 +25,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from omnidesk.accounts import actions as account_actions
 from omnidesk.accounts.access import AccessDenied, access_conversation_by_id, accessible_inboxes
 from omnidesk.accounts.models import AgentProfile
+from omnidesk.connectors.constants import ChannelKind
 from omnidesk.conversations import actions
 from omnidesk.conversations.actions import ActionError
 from omnidesk.conversations.constants import Status
 from omnidesk.conversations.models import Conversation
+from omnidesk.routing import actions as routing_actions
+from omnidesk.widget import actions as widget_actions
 
 from . import queries
 from .forms import (
@@ -193,8 +196,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 def _locked_message(until: Any) -> str:
     minutes = max(1, round((until - timezone.now()).total_seconds() / 60))
-    return _(
-        "Too many failed sign-in attempts. This account is locked; try again in %(minutes)s minutes."
+    return ngettext(
+        "Too many failed sign-in attempts. This account is locked; try again in %(minutes)s minute.",
+        "Too many failed sign-in attempts. This account is locked; try again in %(minutes)s minutes.",
+        minutes,
     ) % {"minutes": minutes}
 
 
@@ -283,6 +288,7 @@ def _render_conversation(
             "reply_inboxes": queries.reply_inboxes(agent, conversation),
             "identities": list(conversation.contact.identities.order_by("kind", "-verified", "value")),
             "history": queries.contact_history(agent, conversation),
+            "visitor": queries.visitor_context(conversation),
             "error": error,
         }
     )
@@ -299,17 +305,31 @@ def _head_context(agent: AgentProfile, conversation: Conversation) -> dict[str, 
     }
 
 
+def _on_screen(agent: AgentProfile, conversation: Conversation) -> None:
+    """The assignee has the conversation on screen: routing's "not opened in time" re-route stops."""
+    if conversation.assignee_id == agent.pk and conversation.assignee_opened_at is None:
+        routing_actions.mark_opened(conversation, agent)
+
+
 @require_GET
 @agent_required
 def conversation_detail(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
-    return _render_conversation(request, _conversation(request, conversation_id))
+    agent: AgentProfile = request.agent  # type: ignore[attr-defined]
+    conversation = _conversation(request, conversation_id)
+    _on_screen(agent, conversation)
+    if conversation.current_inbox.kind == ChannelKind.WEBCHAT:
+        widget_actions.agent_read(conversation)  # the chat customer sees their messages were read
+    return _render_conversation(request, conversation)
 
 
 @require_GET
 @agent_required
 def conversation_head(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+    """The header again (live updates): also how an open page learns that routing just assigned it."""
+    agent: AgentProfile = request.agent  # type: ignore[attr-defined]
     conversation = _conversation(request, conversation_id)
-    return render(request, "web/_conversation_head.html", _head_context(request.agent, conversation))  # type: ignore[attr-defined]
+    _on_screen(agent, conversation)
+    return render(request, "web/_conversation_head.html", _head_context(agent, conversation))
 
 
 @require_GET
@@ -399,7 +419,9 @@ def reply(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
         actions.check_send_reply(conversation, agent, text=data["text"], inbox=inbox)
         return None
 
-    return _write(request, conversation_id, ComposeForm(request.POST), act, _sent, _("Reply queued for sending."))
+    return _write(
+        request, conversation_id, ComposeForm(request.POST), act, _sent, _("Reply queued for sending.")
+    )
 
 
 @require_POST

@@ -221,3 +221,20 @@ def test_agent_profile_is_edited_on_the_user_page(admin_client, agent):
     page = admin_client.get(url)
     assert page.status_code == 200 and "agent profile" in page.content.decode().lower()
     assert AgentProfile.objects.filter(user=agent.user).exists()
+
+
+def test_a_web_chat_inbox_page_shows_its_embed_snippet_escaped(admin_client, api_inbox, settings):
+    from omnidesk.widget.queries import embed_snippet
+
+    settings.PUBLIC_URL = "https://desk.example"
+    chat = make_inbox("webchat", "Shop chat", secrets={"identity_secret": "idsec_0123456789"})
+    page = admin_client.get(f"/admin/connectors/inbox/{chat.pk}/change/").content.decode()
+    snippet = embed_snippet(chat)
+    assert snippet.startswith("<script") and f'data-omnidesk-inbox="{chat.uuid}"' in snippet
+    # Shown as text to copy, never as a live tag on the admin page.
+    escaped = snippet.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    assert '<textarea readonly rows="3" cols="90" class="vLargeTextField" id="embed-snippet"' in page
+    assert escaped in page and snippet not in page
+    # Other channels are reached through their webhook instead.
+    other = admin_client.get(f"/admin/connectors/inbox/{api_inbox.pk}/change/").content.decode()
+    assert 'id="embed-snippet"' not in other and api_inbox.webhook_path() in other

@@ -8,6 +8,7 @@ import hashlib
 from django import template
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from omnidesk.connectors.constants import ChannelKind
 from omnidesk.conversations.constants import EventType, Priority, Status
@@ -29,6 +30,14 @@ def channel_label(kind: str | None) -> str:
 
 def _by(name: object) -> str:
     return _("System") if not name or name == "system" else str(name)
+
+
+def _count(value: object) -> int:
+    """A count stored in `meta` (JSON, so possibly anything) as a non-negative int."""
+    try:
+        return max(0, int(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
 
 
 def _choice_label(choices: type, value: object) -> str:
@@ -68,9 +77,12 @@ def event_text(message: Message) -> str:
             "priority": _choice_label(Priority, meta.get("priority")),
         }
     if event == EventType.MERGED:
-        return _("%(count)s messages were merged in from another conversation") % {
-            "count": meta.get("moved", 0)
-        }
+        count = _count(meta.get("moved"))
+        return ngettext(
+            "%(count)s message was merged in from another conversation",
+            "%(count)s messages were merged in from another conversation",
+            count,
+        ) % {"count": count}
     return message.text or _("Event")
 
 

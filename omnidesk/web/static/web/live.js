@@ -3,6 +3,8 @@
 // The server renders every piece of HTML. This module only listens on /ws/agent/ and, when an event
 // names something on screen, asks the server for that fragment again through htmx: a list row, the
 // timeline items after the last one shown, one message (its delivery status), the conversation header.
+// It also tells a web-chat customer that the agent is typing and has read their messages (small frames
+// on the same socket; the server checks access and throttles again).
 
 const body = document.body;
 const conversationId = body.dataset.conversation || "";
@@ -102,22 +104,82 @@ function refreshTimeline() {
     const last = items[items.length - 1];
     const after = last ? `?after=${encodeURIComponent(last.dataset.id)}` : "";
     const stick = nearBottom(timeline);
+    const before = new Set(Array.from(timeline.querySelectorAll(":scope > [data-id]"), (el) => el.id));
     await window.htmx.ajax("GET", `/c/${conversationId}/timeline/${after}`, {
       target: "#timeline",
       swap: "beforeend",
     });
     // Two overlapping fetches may both bring an item; keep the first copy.
     const seen = new Set();
+    let inbound = false;
     for (const item of timeline.querySelectorAll(":scope > [data-id]")) {
       if (seen.has(item.id)) item.remove();
       else seen.add(item.id);
+      if (!before.has(item.id) && item.classList.contains("msg-in")) inbound = true;
+    }
+    if (inbound) {
+      showVisitorTyping(false); // their message is here; they are not typing it any more
+      unread = true;
+      markRead();
     }
     if (stick) scrollToEnd();
   });
 }
 
+// --- the customer's side of a web chat: their typing, our typing and read receipts -----------------
+
+let unread = false; // a customer message arrived while this tab was hidden
+let visitorTypingTimer = 0;
+
+function send(frame) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+}
+
+function markRead() {
+  // Only what the agent can actually see counts as read.
+  if (!conversationId || !unread || document.visibilityState !== "visible") return;
+  unread = false;
+  send({ action: "read", conversation: conversationId });
+}
+
+function showVisitorTyping(typing) {
+  const line = document.getElementById("visitor-typing");
+  if (!line) return;
+  line.hidden = !typing;
+  clearTimeout(visitorTypingTimer);
+  // A lost "stopped" frame must not leave the line up for ever.
+  if (typing) visitorTypingTimer = setTimeout(() => { line.hidden = true; }, 8000);
+}
+
+const TYPING_EVERY = 3000; // while typing, say so at most this often (the widget forgets after 8 s)
+const TYPING_IDLE = 5000; // this long without a key press is "stopped"
+let typingSent = false;
+let typingAt = 0;
+let typingIdle = 0;
+
+function agentTyping(typing) {
+  clearTimeout(typingIdle);
+  if (typing) {
+    if (!typingSent || Date.now() - typingAt >= TYPING_EVERY) {
+      send({ action: "typing", conversation: conversationId, typing: true });
+      typingSent = true;
+      typingAt = Date.now();
+    }
+    typingIdle = setTimeout(() => agentTyping(false), TYPING_IDLE);
+  } else if (typingSent) {
+    send({ action: "typing", conversation: conversationId, typing: false });
+    typingSent = false;
+  }
+}
+
 function refreshMessage(messageId) {
-  if (!document.getElementById(`m-${messageId}`)) return refreshTimeline();
+  if (!document.getElementById(`m-${messageId}`)) {
+    // Not in the timeline yet: a fetch already under way may bring it with its previous status, and the
+    // timeline only ever asks for newer items, so look at this one again once the timeline is current.
+    return Promise.resolve(refreshTimeline()).then(() => {
+      if (document.getElementById(`m-${messageId}`)) return refreshMessage(messageId);
+    });
+  }
   return coalesce(`m:${messageId}`, () =>
     window.htmx.ajax("GET", `/c/${conversationId}/m/${messageId}/`, {
       target: `#m-${messageId}`,
@@ -154,6 +216,15 @@ function handle(event) {
       break;
     case "agent.assigned":
       refreshRow(event.conversation_id);
+      break;
+    case "sla.warning":
+    case "sla.breached":
+      // The badge changes colour; the server renders it again.
+      refreshRow(event.conversation_id);
+      if (event.conversation_id === conversationId) refreshHead();
+      break;
+    case "visitor.typing":
+      if (event.conversation_id === conversationId) showVisitorTyping(event.typing === true);
       break;
     default:
       break;
@@ -231,15 +302,38 @@ function composer() {
       form.querySelector(note ? "#note-button" : "#reply-button").click();
     }
   });
+  // The customer sees "typing…" only for a reply going out on the web chat, never for a note.
+  const via = form.querySelector("#reply-inbox");
+  const toChat = () =>
+    form.querySelector("#mode-reply").checked &&
+    via && via.selectedOptions[0] && via.selectedOptions[0].dataset.kind === "webchat";
+  text.addEventListener("input", () => agentTyping(toChat() && text.value.trim() !== ""));
+  form.addEventListener("change", () => { if (!toChat()) agentTyping(false); });
+  form.addEventListener("htmx:beforeRequest", () => agentTyping(false)); // sending (htmx)
+  form.addEventListener("submit", () => agentTyping(false)); // sending (no htmx)
+  form.addEventListener("reset", () => agentTyping(false));
+  text.addEventListener("blur", () => agentTyping(false));
 }
 
 body.addEventListener("omnidesk:timeline", () => refreshTimeline());
+body.addEventListener("htmx:afterSwap", (ev) => {
+  // Whatever brought items into the timeline (and whenever htmx finished the swap), keep one copy of each.
+  const timeline = ev.detail.target;
+  if (!timeline || timeline.id !== "timeline") return;
+  const seen = new Set();
+  for (const item of timeline.querySelectorAll(":scope > [data-id]")) {
+    if (seen.has(item.id)) item.remove();
+    else seen.add(item.id);
+  }
+});
 body.addEventListener("htmx:beforeSwap", (ev) => {
   // A fresh fragment replaces any earlier notice.
   if (ev.detail.target && ev.detail.target.id === "flash") return;
   const flash = document.getElementById("flash");
   if (flash && ev.detail.requestConfig && ev.detail.requestConfig.verb === "post") flash.innerHTML = "";
 });
+
+document.addEventListener("visibilitychange", markRead);
 
 composer();
 scrollToEnd();
