@@ -758,6 +758,9 @@ class _Seeder:
             inbox = Inbox.objects.filter(name=name, kind=kind).first()
             if inbox is None:
                 inbox = Inbox(name=name, kind=kind, default_team=self.teams[team_key], settings={})
+                if kind != "webchat":  # the widget greets with the expected reply time itself
+                    # Only the placeholder: the sentence then reads in each customer's own language.
+                    inbox.auto_acknowledgement = "{expected_reply}"
                 if kind == "api":
                     inbox.set_secrets({"signing_secret": secrets.token_urlsafe(24)})
                 inbox.save()

@@ -25,7 +25,14 @@ class Inbox(models.Model):
     agents = models.ManyToManyField("accounts.AgentProfile", blank=True, related_name="inboxes")
     business_hours = models.JSONField(_("business hours"), default=dict, blank=True)
     greeting = models.TextField(_("greeting"), blank=True)
-    auto_acknowledgement = models.TextField(_("auto-acknowledgement"), blank=True)
+    auto_acknowledgement = models.TextField(
+        _("auto-acknowledgement"),
+        blank=True,
+        help_text=_(
+            "Sent once when a customer's message opens a conversation. {expected_reply} becomes the expected "
+            "reply time in the customer's language; leave empty to send nothing."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

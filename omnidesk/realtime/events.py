@@ -68,8 +68,35 @@ class AgentAssigned(_Event):
     by: str
 
 
-Event = MessageCreated | MessageStatus | ConversationUpdated | AgentAssigned
-EVENT_TYPES: tuple[type[_Event], ...] = (MessageCreated, MessageStatus, ConversationUpdated, AgentAssigned)
+class SlaAlert(_Event):
+    """What the SLA events share: one clock of a conversation nears or passed its due time
+    (omnidesk/sla/events.py). `inbox_id` lets the workspace filter it like the conversation's events."""
+
+    conversation_id: str
+    inbox_id: str
+    channel: str
+    metric: Literal["first_response", "next_response", "resolution"]
+    due_at: str  # ISO 8601, UTC
+    assignee_id: int | None
+    team_id: int | None
+
+
+class SlaWarning(SlaAlert):
+    """A clock is within its policy's warning minutes of the due time."""
+
+    type: Literal["sla.warning"] = "sla.warning"
+
+
+class SlaBreached(SlaAlert):
+    """A clock passed its due time (recorded by the scheduled check, or by a late reply or resolution)."""
+
+    type: Literal["sla.breached"] = "sla.breached"
+
+
+Event = MessageCreated | MessageStatus | ConversationUpdated | AgentAssigned | SlaWarning | SlaBreached
+EVENT_TYPES: tuple[type[_Event], ...] = (
+    MessageCreated, MessageStatus, ConversationUpdated, AgentAssigned, SlaWarning, SlaBreached,
+)
 
 
 def inbox_group(inbox_id: int) -> str:
@@ -110,6 +137,13 @@ class VisitorAttachment(_Event):
     image: bool
 
 
+class VisitorQuickReply(_Event):
+    """A button under a bot message; clicking sends `label` as the visitor's text with `payload`."""
+
+    label: str
+    payload: str
+
+
 class VisitorMessagePayload(_Event):
     id: str
     conversation_id: str
@@ -120,6 +154,7 @@ class VisitorMessagePayload(_Event):
     created_at: str
     client_id: str = ""  # the id the visitor's browser gave its own message, for de-duplication
     attachments: list[VisitorAttachment] = []
+    quick_replies: list[VisitorQuickReply] = []  # a bot message's Message.meta["quick_replies"]
 
 
 class VisitorMessage(_Event):

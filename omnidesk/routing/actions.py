@@ -1,8 +1,9 @@
 """Every write of routing: queueing, rules, presence, re-routing, overflow, configuration.
 
-Entry points called by name from elsewhere: `on_inbound` (process_inbound), `on_status_change`
-(do_set_status), `workspace_connected`/`workspace_disconnected` (the workspace WebSocket) and
-`mark_opened` (the workspace, when the assignee opens a conversation). docs/routing.md.
+Entry points called by name from elsewhere: `on_inbound` (process_inbound, which also sends the
+inbox's auto-acknowledgement), `on_status_change` (do_set_status), `workspace_connected`/
+`workspace_disconnected` (the workspace WebSocket) and `mark_opened` (the workspace, when the assignee
+opens a conversation). docs/routing.md.
 """
 
 from __future__ import annotations
@@ -11,19 +12,23 @@ import datetime as dt
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import get_supported_language_variant
 
 from omnidesk.accounts.audit import audit
 from omnidesk.accounts.constants import Presence
 from omnidesk.accounts.models import AgentProfile, Skill, Team
+from omnidesk.connectors.constants import ChannelKind
 from omnidesk.conversations import events
-from omnidesk.conversations.actions import ActionError, do_assign
-from omnidesk.conversations.constants import Direction, Priority, SenderType, Status
+from omnidesk.conversations.actions import ActionError, do_assign, reply_identity, send_message
+from omnidesk.conversations.constants import Direction, EventType, MessageKind, Priority, SenderType, Status
 from omnidesk.conversations.models import Conversation, Message
 
 from . import engine
+from .expected import expected_reply
 from .models import AgentRoutingState, RoutingRule, Strategy, TeamRouting
 
 logger = logging.getLogger(__name__)
@@ -153,10 +158,11 @@ def save_team_routing(
 
 
 def on_inbound(message_id: int) -> int:
-    """A customer message was stored: queue its conversation if nobody has it, then route.
+    """A customer message was stored: queue its conversation if nobody has it, route, acknowledge.
 
-    Rules run when a conversation enters the queue (new, reopened or unassigned). Returns how
-    many conversations routing assigned.
+    Rules run when a conversation enters the queue (new, reopened or unassigned). The inbox's
+    auto-acknowledgement goes out after routing, so its expected reply time knows the queue.
+    Returns how many conversations routing assigned.
     """
     message = Message.objects.filter(pk=message_id, direction=Direction.IN).only("id", "conversation_id", "text").first()
     if message is None:
@@ -185,9 +191,107 @@ def on_inbound(message_id: int) -> int:
             _schedule_overflow(conv)
             events.publish_conversation_updated(conv)
             queued = True
-    if not queued and not engine.waiting().exists():
-        return 0
-    return engine.route_waiting()
+    assigned = engine.route_waiting() if queued or engine.waiting().exists() else 0
+    try:
+        acknowledge(message.pk)
+    except Exception:  # a courtesy message must never keep the SLA clocks (next in the spine) from starting
+        logger.exception("auto-acknowledgement of message %s failed", message.pk)
+    return assigned
+
+
+# --- auto-acknowledgement ------------------------------------------------------------------------
+
+ACK_PLACEHOLDER = "{expected_reply}"
+# The widget greets chat visitors and shows the expected reply itself (docs/widget.md).
+NO_ACK_KINDS = frozenset({ChannelKind.WEBCHAT})
+# Older customer messages are history (an import, a worker back from a long outage): a promise
+# about "when you will hear back" would arrive too late to be true.
+ACK_MAX_AGE = dt.timedelta(hours=6)
+
+
+def acknowledge(message_id: int) -> Message | None:
+    """Send the inbox's auto-acknowledgement if this customer message opened or reopened its conversation.
+
+    At most one per opening (a retried or duplicate task finds the first); never on web chat, never
+    once the bot or an agent has answered. Sent by the system through the spine, so it neither meets
+    an SLA clock nor counts as the assignee's reply. Returns the acknowledgement, if one was sent.
+    """
+    message = (
+        Message.objects.select_related("inbox")
+        .filter(pk=message_id, direction=Direction.IN, sender_type=SenderType.CONTACT)
+        .first()
+    )
+    if message is None or message.inbox is None:
+        return None
+    inbox = message.inbox
+    template = (inbox.auto_acknowledgement or "").strip()
+    if not template or not inbox.enabled or inbox.kind in NO_ACK_KINDS:
+        return None
+    now = timezone.now()
+    if now - message.created_at > ACK_MAX_AGE or not opens_conversation(message):
+        return None
+    with transaction.atomic():
+        conv = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("contact", "current_inbox")
+            .filter(pk=message.conversation_id, status=Status.OPEN)
+            .first()
+        )
+        if conv is None:
+            return None
+        # Under the conversation's lock, so two runs of one task cannot both send.
+        if Message.objects.filter(conversation=conv, meta__auto_acknowledgement=message.pk).exists():
+            return None
+        answered = Message.objects.filter(
+            conversation=conv, direction=Direction.OUT, kind=MessageKind.TEXT,
+            sender_type__in=(SenderType.BOT, SenderType.AGENT), created_at__gte=message.created_at,
+        ).exists()
+        if answered or reply_identity(conv, inbox) is None:
+            return None
+        language = customer_language(conv, message)
+        sentence = expected_reply(inbox, now, language=language).sentence
+        text = template.replace(ACK_PLACEHOLDER, sentence)
+        ack = send_message(
+            conv, inbox=inbox, text=text, sender_type=SenderType.SYSTEM,
+            meta={"auto_acknowledgement": message.pk, "language": language},
+        )
+    return ack
+
+
+def opens_conversation(message: Message) -> bool:
+    """Whether `message` is the first customer message of its conversation, or the first since the
+    conversation was resolved or closed (the spine reopens it without a status event of its own)."""
+    earlier = Message.objects.filter(conversation_id=message.conversation_id, direction=Direction.IN).filter(
+        Q(created_at__lt=message.created_at) | Q(created_at=message.created_at, pk__lt=message.pk)
+    )
+    if not earlier.exists():
+        return True
+    last_status = (
+        Message.objects.filter(
+            conversation_id=message.conversation_id, kind=MessageKind.EVENT, meta__event=EventType.STATUS,
+            created_at__lte=message.created_at,
+        )
+        .order_by("-created_at", "-id")
+        .values_list("created_at", "id", "meta")
+        .first()
+    )
+    if last_status is None or last_status[2].get("status") not in (Status.RESOLVED, Status.CLOSED):
+        return False  # never finished, or an agent reopened it (and is on it)
+    closed_at, closed_id, _meta = last_status
+    since = Q(created_at__gt=closed_at) | Q(created_at=closed_at, pk__gt=closed_id)
+    return not earlier.filter(since).exists()
+
+
+def customer_language(conv: Conversation, message: Message) -> str:
+    """The language to address the customer in: the conversation's, the message's, the contact's,
+    each mapped onto a supported language; else the default."""
+    for code in (conv.language, message.language, conv.contact.language):
+        if code:
+            try:
+                return get_supported_language_variant(code)
+            except LookupError:
+                continue
+    return settings.LANGUAGE_CODE
 
 
 def _schedule_overflow(conv: Conversation) -> None:
@@ -331,12 +435,15 @@ def workspace_disconnected(agent_id: int) -> None:
 
 __all__ = [
     "accept_timeout",
+    "acknowledge",
     "apply_rules",
     "check_save_rule",
+    "customer_language",
     "delete_rule",
     "mark_opened",
     "on_inbound",
     "on_status_change",
+    "opens_conversation",
     "overflow",
     "requeue",
     "route_soon",

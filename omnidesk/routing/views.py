@@ -89,7 +89,14 @@ def set_presence(request: HttpRequest) -> HttpResponse:
             return HttpResponseBadRequest(_("Unknown agent."))
     presence = request.POST.get("presence", "")
     if presence not in Presence.values:
-        return HttpResponseBadRequest(_("Presence must be online, away or offline."))
+        return HttpResponseBadRequest(
+            _("Presence must be “%(online)s”, “%(away)s” or “%(offline)s”.")
+            % {
+                "online": Presence.ONLINE.label,
+                "away": Presence.AWAY.label,
+                "offline": Presence.OFFLINE.label,
+            }
+        )
     actions.set_presence(target, presence, by=me)
     if request.headers.get("HX-Request") or not sees_everything(me):
         return HttpResponse(status=204)

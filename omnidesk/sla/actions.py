@@ -18,6 +18,7 @@ from omnidesk.conversations.constants import DeliveryStatus, Direction, MessageK
 from omnidesk.conversations.models import Conversation, Message
 
 from .clock import add_target, conversation_schedule, shift_due
+from .events import publish_sla_alert
 from .models import Metric, SlaEvent, SlaEventKind, SlaPolicy
 
 logger = logging.getLogger(__name__)
@@ -149,7 +150,14 @@ def on_inbound(message_id: int) -> None:
                 return
             conv.sla_policy = policy
             changed.add("sla_policy")
-            start = conv.created_at if conv.message_count <= 1 else at
+            # From the conversation's start when this message opened it; after earlier messages (the
+            # bot answered, an agent wrote first, no policy matched until now) from this message.
+            # Not message_count: the auto-acknowledgement, sent after `at` and before this runs, is
+            # already counted there.
+            first = not Message.objects.filter(conversation_id=conv.pk, created_at__lt=at).exclude(
+                kind__in=(MessageKind.EVENT, MessageKind.NOTE)
+            ).exists()
+            start = conv.created_at if first else at
             if conv.first_response_at is None:
                 _start(conv, Metric.FIRST_RESPONSE, start, changed)
                 started.append(Metric.FIRST_RESPONSE)
@@ -219,7 +227,8 @@ def on_status_change(conv: Conversation, previous: str, now: dt.datetime) -> Non
 
 
 def _record(conv: Conversation, metric: str, kind: str, due: dt.datetime, now: dt.datetime) -> SlaEvent | None:
-    """Keep the warning or breach for reports (once per clock and due time) and tell people."""
+    """Keep the warning or breach for reports (once per clock and due time) and tell people:
+    the timeline (breaches), `sla.warning`/`sla.breached` on the realtime bus, automation."""
     try:
         with transaction.atomic():
             event = SlaEvent.objects.create(
@@ -238,6 +247,7 @@ def _record(conv: Conversation, metric: str, kind: str, due: dt.datetime, now: d
         note.conversation = conv
         events.publish_message_created(note)
     events.publish_conversation_updated(conv)
+    publish_sla_alert(conv, event)
     _feed_automation(event)
     return event
 

@@ -55,11 +55,40 @@ async def _agent_assigned(teams, ws, conversation) -> None:
     await database_sync_to_async(do_assign)(conversation, teams["admin"], by=teams["anna"])
 
 
+@database_sync_to_async
+def _sla_check(conversation: Conversation, kind: str) -> None:
+    """An SLA policy's clock runs on the conversation; its scheduled check warns, or breaches."""
+    import datetime as dt
+
+    from omnidesk.conversations.models import Message
+    from omnidesk.sla.actions import check_clock
+    from omnidesk.sla.actions import on_inbound as sla_inbound
+    from omnidesk.sla.models import SlaPolicy
+
+    SlaPolicy.objects.create(
+        name="Schema", first_response_minutes=60, business_hours=False, warning_minutes=10
+    )
+    sla_inbound(Message.objects.filter(conversation=conversation, direction="in").first().pk)
+    due = Conversation.objects.get(pk=conversation.pk).first_response_due
+    now = due - dt.timedelta(minutes=5) if kind == "warning" else due
+    check_clock(conversation.pk, "first_response", kind, due.isoformat(), now=now)
+
+
+async def _sla_warning(teams, ws, conversation) -> None:
+    await _sla_check(conversation, "warning")
+
+
+async def _sla_breached(teams, ws, conversation) -> None:
+    await _sla_check(conversation, "breach")
+
+
 TRIGGERS: dict[str, Trigger] = {
     "message.created": _message_created,
     "conversation.updated": _conversation_updated,
     "message.status": _message_status,
     "agent.assigned": _agent_assigned,
+    "sla.warning": _sla_warning,
+    "sla.breached": _sla_breached,
 }
 
 

@@ -64,6 +64,18 @@ def test_supervisor_sets_presence_and_routing_follows(supervisor, chat):
     assert client.post(reverse("routing:presence"), {"presence": "sleeping"}).status_code == 400
 
 
+def test_an_unknown_presence_is_refused_naming_the_translated_choices(supervisor):
+    response = login(supervisor).post(reverse("routing:presence"), {"presence": "sleeping"})
+    assert response.status_code == 400
+    assert response.content.decode() == "Presence must be “Online”, “Away” or “Offline”."
+    polish = make_agent("pl-agent", ui_language="pl")
+    response = login(polish).post(reverse("routing:presence"), {"presence": "sleeping"})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Dostępny" in body and "Zaraz wracam" in body and "Niedostępny" in body  # the labels, not codes
+    assert "online" not in body
+
+
 def test_an_agent_sets_only_their_own_presence(supervisor):
     me = make_agent("me")
     client = login(me)

@@ -13,7 +13,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.timesince import timeuntil
+from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -45,24 +45,45 @@ def sla_state(conversation: Any, now: dt.datetime | None = None) -> tuple[str, s
     return ("warning" if due - now <= warning else "ok"), metric, due
 
 
+def badge_text(kind: str, metric: str, due: dt.datetime, now: dt.datetime | None = None) -> str:
+    """One whole translatable sentence per metric and state (no glued fragments)."""
+    now = now or timezone.now()
+    if kind == "paused":
+        return {
+            "first_response": _("First response paused"),
+            "next_response": _("Next response paused"),
+            "resolution": _("Resolution paused"),
+        }[metric]
+    if kind == "breached":
+        if due >= now:  # flagged, but the due time was moved on (it shows the flag, not a duration)
+            return {
+                "first_response": _("First response overdue"),
+                "next_response": _("Next response overdue"),
+                "resolution": _("Resolution overdue"),
+            }[metric]
+        late = {"time": timesince(due, now)}
+        return {
+            "first_response": _("First response overdue by %(time)s"),
+            "next_response": _("Next response overdue by %(time)s"),
+            "resolution": _("Resolution overdue by %(time)s"),
+        }[metric] % late
+    left = {"time": timeuntil(due, now)}
+    return {
+        "first_response": _("First response due in %(time)s"),
+        "next_response": _("Next response due in %(time)s"),
+        "resolution": _("Resolution due in %(time)s"),
+    }[metric] % left
+
+
 @register.simple_tag
 def sla_badge(conversation: Any) -> str:
-    state = sla_state(conversation)
+    now = timezone.now()
+    state = sla_state(conversation, now)
     if state is None:
         return ""
     kind, metric, due = state
-    names = {
-        "first_response": _("First response"),
-        "next_response": _("Next response"),
-        "resolution": _("Resolution"),
-    }
-    if kind == "paused":
-        text = _("%(metric)s paused") % {"metric": names[metric]}
-    elif kind == "breached":
-        text = _("%(metric)s overdue") % {"metric": names[metric]}
-    else:
-        text = _("%(metric)s in %(time)s") % {"metric": names[metric], "time": timeuntil(due)}
     return format_html(
         '<span class="sla-badge sla-{}" title="{}" data-due="{}">{}</span>',
-        kind, timezone.localtime(due).strftime("%Y-%m-%d %H:%M %Z"), due.isoformat(), text,
+        kind, timezone.localtime(due).strftime("%Y-%m-%d %H:%M %Z"), due.isoformat(),
+        badge_text(kind, metric, due, now),
     )

@@ -303,3 +303,30 @@ def test_badge_colours(calendar_policy, clock_at):
     assert "sla-paused" in badge()
     do_set_status(conv, Status.RESOLVED)
     assert badge().strip() == ""
+
+
+def test_badge_text_is_one_sentence_per_metric_and_state(calendar_policy, clock_at):
+    from omnidesk.sla.templatetags.sla import badge_text
+
+    c = clock_at(MONDAY)
+    conv = write(make_inbox("webchat"))
+    template = Template("{% load sla %}{% sla_badge conversation %}")
+
+    def badge() -> str:  # timesince separates number and unit with a no-break space
+        return template.render(Context({"conversation": fresh(conv)})).replace("\xa0", " ")
+
+    assert ">First response due in 1 hour</span>" in badge()
+    c.advance(minutes=65)
+    assert ">First response overdue by 5 minutes</span>" in badge()
+    do_set_status(conv, Status.PENDING)
+    assert ">First response paused</span>" in badge()
+    due = MONDAY + dt.timedelta(hours=1)
+
+    def text(kind: str, metric: str, now: dt.datetime) -> str:
+        return badge_text(kind, metric, due, now).replace("\xa0", " ")
+
+    assert text("ok", "next_response", MONDAY) == "Next response due in 1 hour"
+    assert text("warning", "resolution", due - dt.timedelta(minutes=10)) == "Resolution due in 10 minutes"
+    assert text("breached", "resolution", due + dt.timedelta(hours=2)) == "Resolution overdue by 2 hours"
+    assert badge_text("breached", "next_response", due, MONDAY) == "Next response overdue"  # flagged, moved on
+    assert badge_text("paused", "resolution", due, MONDAY) == "Resolution paused"
