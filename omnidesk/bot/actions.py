@@ -27,9 +27,14 @@ from .models import BotConfig, BotTurn
 logger = logging.getLogger(__name__)
 
 CANDIDATES_IN_NOTE = 3
-# Hits read to find the runner-up article (translations of the top article are not rivals).
-MARGIN_DEPTH = 10
+# Hits read for the note: translations of one article are several hits but one candidate.
+CANDIDATE_HITS = 6
 TRANSCRIPT_MESSAGES = 20
+
+# The "did this help?" buttons (docs/bot.md, quick replies): a channel that can show buttons sends the
+# payload back in the inbound message's meta["quick_reply"], whatever the label said.
+HELPFUL = "bot:helpful"
+NOT_HELPFUL = "bot:not_helpful"
 
 
 @dataclass(frozen=True)
@@ -39,24 +44,6 @@ class Candidate:
     title: str
     url: str
     cosine: float
-
-
-def article_margin(result) -> float:
-    """The top hit's cosine lead over the best hit of a *different article*.
-
-    SearchResult.margin counts every document, and each translation is a document: when the
-    question's language has two translations of one article (zh-Hans and zh-Hant are searched
-    together) the margin is 0 and the bot would never answer. A rival translation of the same
-    article is agreement, not doubt.
-    """
-    from omnidesk.knowledge.index import split_doc_id
-
-    top = result.top
-    if top is None:
-        return 0.0
-    top_article = split_doc_id(top.doc_id)[0]
-    rivals = [h.cosine for h in result.hits if split_doc_id(h.doc_id)[0] != top_article]
-    return top.cosine - max(rivals) if rivals else top.cosine
 
 
 def _in_language(index, doc_id: str, language: str) -> str:
@@ -126,7 +113,7 @@ def on_inbound(message_id: int) -> bool:
     if BotTurn.objects.filter(message=message).exists():
         return False  # a retried task: this message was handled already
     text = (message.text or "").strip()
-    if not text:
+    if not text and (message.meta or {}).get("quick_reply") not in (HELPFUL, NOT_HELPFUL):
         return False
     try:
         return _act(config, conversation, message, text)
@@ -135,9 +122,41 @@ def on_inbound(message_id: int) -> bool:
         return False
 
 
+def quick_replies(language: str) -> list[dict[str, str]]:
+    """The "did this help?" buttons in the customer's language (Message.meta["quick_replies"])."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return [
+            {"label": _("Yes, thanks"), "payload": HELPFUL},
+            {"label": _("No, talk to a person"), "payload": NOT_HELPFUL},
+        ]
+
+
+def _waiting_answer(conversation: Conversation) -> BotTurn | None:
+    """The bot's latest answer that the customer has not yet said helped or not."""
+    return (
+        BotTurn.objects.filter(conversation=conversation, outcome=Outcome.ANSWERED, helpful__isnull=True)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 def _act(config: BotConfig, conversation: Conversation, message: Message, text: str) -> bool:
     language = conversation.language or message.language
+    button = (message.meta or {}).get("quick_reply")
+    if button in (HELPFUL, NOT_HELPFUL):
+        waiting = _waiting_answer(conversation)
+        if waiting is not None and button == HELPFUL:
+            _helpful(conversation, message, waiting, language)
+            return True
+        if waiting is not None:
+            _missed_hand_off(conversation, message, waiting)
+            return False
+        # A button under an answer that already has its verdict: read the label like typed text.
     if phrases.asks_for_human(text):
+        waiting = _waiting_answer(conversation)
+        if waiting is not None and phrases.feedback(text) is False:
+            _missed_hand_off(conversation, message, waiting)  # typed "no, a person please": same as the button
+            return False
         hand_off(conversation, message, HandoffReason.REQUEST, question=text)
         return False
     if config.hand_off_on_negative:
@@ -146,11 +165,7 @@ def _act(config: BotConfig, conversation: Conversation, message: Message, text: 
         if is_negative(text):
             hand_off(conversation, message, HandoffReason.NEGATIVE, question=text)
             return False
-    waiting = (
-        BotTurn.objects.filter(conversation=conversation, outcome=Outcome.ANSWERED, helpful__isnull=True)
-        .order_by("-created_at", "-id")
-        .first()
-    )
+    waiting = _waiting_answer(conversation)
     verdict = phrases.feedback(text) if waiting is not None else None
     if waiting is not None and verdict is True:
         _helpful(conversation, message, waiting, language)
@@ -171,15 +186,22 @@ def _act(config: BotConfig, conversation: Conversation, message: Message, text: 
     return _answer(config, conversation, message, text, language)
 
 
+def _missed_hand_off(conversation: Conversation, message: Message, waiting: BotTurn) -> None:
+    """ "No, talk to a person": the answer missed (a content gap) and the customer asked for a person."""
+    BotTurn.objects.filter(pk=waiting.pk).update(helpful=False)
+    hand_off(conversation, message, HandoffReason.REQUEST, question=waiting.question)
+
+
 def _answer(config: BotConfig, conversation: Conversation, message: Message, text: str, language: str) -> bool:
     from omnidesk.knowledge.index import PUBLIC, get_index
     from omnidesk.knowledge.search import AnswerPolicy
 
     index = get_index(PUBLIC)  # published, public articles only: the bot never answers from anything else
     policy = AnswerPolicy(min_cosine=config.min_cosine, min_margin=config.min_margin)
-    result = index.search(text, k=MARGIN_DEPTH)
+    # The margin is over the best *other article* (search.SearchResult.margin).
+    result = index.search(text, k=CANDIDATE_HITS)
     top = result.top
-    margin = article_margin(result)
+    margin = result.margin
     doc_id = _in_language(index, top.doc_id, language) if top is not None else ""
     passage = index.best_passage(doc_id, result.query_vector) if top is not None else None
     if top is None or passage is None or result.cosine < policy.min_cosine or margin < policy.min_margin:
@@ -199,7 +221,10 @@ def _answer(config: BotConfig, conversation: Conversation, message: Message, tex
                 f"{candidate.title}: {candidate.url}",
                 _("Did this answer your question? Reply yes or no."),
             ])
-        conversation_actions.send_message(conversation, inbox=message.inbox, text=body, sender_type=SenderType.BOT)
+        conversation_actions.send_message(
+            conversation, inbox=message.inbox, text=body, sender_type=SenderType.BOT,
+            meta={"quick_replies": quick_replies(language)},  # stored with it: the widget and the live event see them
+        )
         BotTurn.objects.create(
             conversation=conversation, inbox=message.inbox, message=message, question=text, language=language,
             outcome=Outcome.ANSWERED, article_id=candidate.article_id, cosine=result.cosine, margin=margin,
@@ -258,14 +283,16 @@ def hand_off(conversation: Conversation, message: Message, reason: str, *, quest
         from omnidesk.knowledge.index import PUBLIC, get_index
 
         try:
-            result = get_index(PUBLIC).search(question, k=CANDIDATES_IN_NOTE)
+            result = get_index(PUBLIC).search(question, k=CANDIDATE_HITS)
         except Exception:  # candidates are a courtesy; the hand-off must happen regardless
             logger.exception("searching candidates for a hand-off failed")
-    candidates = []
-    for hit in (result.hits[:CANDIDATES_IN_NOTE] if result is not None else []):
+    candidates: list[Candidate] = []
+    for hit in (result.hits if result is not None else []):
         found = _candidate(hit.doc_id, hit.cosine)
-        if found is not None:
+        if found is not None and all(c.article_id != found.article_id for c in candidates):
             candidates.append(found)
+        if len(candidates) == CANDIDATES_IN_NOTE:
+            break
     language = conversation.language or message.language
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import mimetypes
 import re
+import time
 from typing import Any
 
 from django import forms
+from django.core import signing
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -30,8 +32,27 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+# Abuse protection (docs/knowledge.md, web form): a person needs a few seconds to fill in the form;
+# a script posts at once. A form older than a day is stale (the submission id guards double posts).
+MIN_SECONDS_TO_SUBMIT = 3
+MAX_FORM_AGE_SECONDS = 24 * 3600
+_STARTED_SALT = "omnidesk.helpcenter.contact.started"
+# Invisible to people (CSS and aria-hidden); scripts that fill every field fill this one too.
+HONEYPOT = "website"
+
+
+def started_token(now: float | None = None) -> str:
+    """A signed timestamp of when the form was shown; the hidden `started` field carries it."""
+    return signing.dumps(int(time.time() if now is None else now), salt=_STARTED_SALT)
+
+
 class ContactForm(forms.Form):
     submission = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    started = forms.CharField(widget=forms.HiddenInput, max_length=200)
+    website = forms.CharField(
+        label=_("Leave this field empty"), required=False, max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
     name = forms.CharField(label=_("Your name"), max_length=200, required=False)
     email = forms.EmailField(label=_("Your e-mail address"), max_length=254,
                              help_text=_("We reply to this address."))
@@ -59,7 +80,9 @@ class ContactForm(forms.Form):
         if config.max_attachments:
             self.fields["attachments"] = MultipleFileField(
                 label=_("Attachments"), required=False,
-                help_text=_("Up to %(count)s files, %(mb)s MB each.") % {"count": config.max_attachments, "mb": config.max_attachment_mb},
+                help_text=ngettext(
+                    "Up to %(count)s file, %(mb)s MB.", "Up to %(count)s files, %(mb)s MB each.", config.max_attachments
+                ) % {"count": config.max_attachments, "mb": config.max_attachment_mb},
             )
             self.fields["attachments"].widget.attrs["accept"] = ",".join(config.attachment_types)
 
@@ -68,6 +91,25 @@ class ContactForm(forms.Form):
         if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", value):
             raise forms.ValidationError(_("The form has expired; please reload the page."))
         return value
+
+    def clean_started(self) -> float:
+        try:
+            started = float(signing.loads(self.cleaned_data["started"], salt=_STARTED_SALT))
+        except (signing.BadSignature, TypeError, ValueError) as exc:
+            raise forms.ValidationError(_("The form has expired; please reload the page.")) from exc
+        age = time.time() - started
+        if age > MAX_FORM_AGE_SECONDS:
+            raise forms.ValidationError(_("The form has expired; please reload the page."))
+        if age < MIN_SECONDS_TO_SUBMIT:
+            raise forms.ValidationError(_("That was very quick. Please check your message and send it again."))
+        return started
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get(HONEYPOT):
+            # A form-wide error: the field itself is hidden, so an error beside it would be too.
+            self.add_error(None, _("We could not accept this form. Please reload the page and try again."))
+        return data
 
     def clean_attachments(self) -> list[UploadedFile]:
         files: list[UploadedFile] = self.cleaned_data.get("attachments") or []

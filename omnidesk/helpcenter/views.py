@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from pydantic import ValidationError
 
@@ -29,8 +30,9 @@ from omnidesk.knowledge import actions as kb_actions
 from omnidesk.knowledge import queries
 from omnidesk.knowledge.models import Category
 
+from . import ratelimit
 from .actions import submit_webform
-from .forms import ContactForm
+from .forms import ContactForm, started_token
 
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
 SUGGESTIONS = 5
@@ -148,6 +150,13 @@ def search(request: HttpRequest, lang: str) -> HttpResponse:
 @localised
 def suggest(request: HttpRequest, lang: str) -> HttpResponse:
     """Articles for what the visitor is typing (the search box and the contact form): an HTMX fragment."""
+    wait = ratelimit.hit(ratelimit.SUGGEST_PER_IP, ratelimit.client_key(request))
+    if wait:
+        # htmx leaves the suggestions as they were on an error status; a plain request reads the reason.
+        response = HttpResponse(_("Too many searches from your network. Please wait a moment."), status=429,
+                                content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(wait)
+        return response
     q = " ".join(request.GET.get(k, "") for k in ("q", "subject", "message")).strip()[:500]
     results = queries.search_articles(q, k=SUGGESTIONS, min_cosine=SUGGEST_MIN_COSINE) if len(q) >= 3 else []
     return render(request, "helpcenter/_suggestions.html", {"lang": lang, "q": q, "results": results,
@@ -168,26 +177,57 @@ def _webform_inbox(inbox_id: uuid.UUID) -> tuple[Inbox, WebformSettings]:
 @localised
 def contact(request: HttpRequest, lang: str, inbox_id: uuid.UUID) -> HttpResponse:
     inbox, config = _webform_inbox(inbox_id)
+    wait = 0
     if request.method == "POST":
         form = ContactForm(request.POST, request.FILES, config=config)
-        if form.is_valid():
+        # Every post counts against the address, valid or not; the e-mail only once the form is valid.
+        wait = ratelimit.hit(ratelimit.CONTACT_PER_IP, ratelimit.client_key(request))
+        if wait:
+            form.add_error(None, _too_many(wait, per_email=False))
+        elif form.is_valid():
             data = form.cleaned_data
-            try:
-                submit_webform(
-                    inbox, submission=data["submission"], email=data["email"], text=data["message"], name=data["name"],
-                    subject=data["subject"], language=lang, fields=form.custom_values(), files=data.get("attachments"),
-                )
-            except (PayloadError, ActionError, ValueError) as exc:
-                form.add_error(None, str(getattr(exc, "reason", exc)))
+            wait = ratelimit.hit(ratelimit.CONTACT_PER_EMAIL, data["email"])
+            if wait:
+                form.add_error(None, _too_many(wait, per_email=True))
             else:
-                return HttpResponseRedirect(reverse("helpcenter:contact_sent", kwargs={"lang": lang, "inbox_id": inbox.uuid}))
-        status = 400
+                try:
+                    submit_webform(
+                        inbox, submission=data["submission"], email=data["email"], text=data["message"],
+                        name=data["name"], subject=data["subject"], language=lang, fields=form.custom_values(),
+                        files=data.get("attachments"),
+                    )
+                except (PayloadError, ActionError, ValueError) as exc:
+                    form.add_error(None, str(getattr(exc, "reason", exc)))
+                else:
+                    sent = reverse("helpcenter:contact_sent", kwargs={"lang": lang, "inbox_id": inbox.uuid})
+                    return HttpResponseRedirect(sent)
+        status = 429 if wait else 400
     else:
-        form = ContactForm(config=config, initial={"submission": uuid.uuid4().hex})
+        form = ContactForm(config=config, initial={"submission": uuid.uuid4().hex, "started": started_token()})
         status = 200
-    return render(request, "helpcenter/contact.html", _context(
+    response = render(request, "helpcenter/contact.html", _context(
         lang, form=form, inbox=inbox, title=config.title or _("Contact us"),
     ), status=status)
+    if wait:
+        response["Retry-After"] = str(wait)
+    return response
+
+
+def _too_many(wait: int, *, per_email: bool) -> str:
+    minutes = max(1, -(-wait // 60))
+    if per_email:
+        message = ngettext(
+            "Too many messages were sent for this e-mail address. Please try again in %(minutes)s minute.",
+            "Too many messages were sent for this e-mail address. Please try again in %(minutes)s minutes.",
+            minutes,
+        )
+    else:
+        message = ngettext(
+            "Too many messages were sent from your network. Please try again in %(minutes)s minute.",
+            "Too many messages were sent from your network. Please try again in %(minutes)s minutes.",
+            minutes,
+        )
+    return message % {"minutes": minutes}
 
 
 @require_GET

@@ -76,7 +76,8 @@ def documents(audience: str = PUBLIC) -> list[Document]:
             lang = normalise(t.language)
             # An example joins the translation in its own language, or every translation when none matches.
             mine = tuple(text for ex_lang, text in examples.get(article_id, []) if ex_lang == lang or ex_lang not in languages)
-            docs.append(Document(id=f"{article_id}:{lang}", language=lang, title=t.title, body=t.body, examples=mine))
+            docs.append(Document(id=f"{article_id}:{lang}", language=lang, title=t.title, body=t.body, examples=mine,
+                                 article=str(article_id)))
     return docs
 
 

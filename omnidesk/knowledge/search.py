@@ -67,13 +67,22 @@ COMPACT_MIN_DEAD_UNITS = 1000
 
 @dataclass(frozen=True)
 class Document:
-    """A searchable article: ``examples`` are extra phrasings of the question it answers."""
+    """A searchable article: ``examples`` are extra phrasings of the question it answers.
+
+    ``article`` names the article this document is one translation of; documents of one article are
+    never each other's runner-up (see SearchResult.margin). Empty: the document is its own article.
+    """
 
     id: str
     language: str
     title: str
     body: str
     examples: tuple[str, ...] = ()
+    article: str = ""
+
+    @property
+    def article_key(self) -> str:
+        return self.article or self.id
 
 
 @dataclass(frozen=True)
@@ -94,8 +103,9 @@ class Hit:
 class SearchResult:
     """Ranked hits plus the numbers an answer/abstain policy needs.
 
-    ``cosine`` is the top hit's cosine and ``margin`` its lead over the best cosine of any other
-    document in scope (negative when fusion put a lexically strong hit first). ``confidence`` is
+    ``cosine`` is the top hit's cosine and ``margin`` its lead over the best cosine of any document
+    of another article in scope (negative when fusion put a lexically strong hit first): another
+    translation of the same article agrees with the top hit, it is no rival. ``confidence`` is
     the top fused score as a share of the best possible one (1.0 = first in every list), and
     ``fused_margin`` the gap to the second fused score on the same scale.
     """
@@ -294,6 +304,7 @@ class SearchIndex:
         self._starts = np.zeros(0, dtype=np.int64)
         self._alive = np.zeros(0, dtype=bool)
         self._slot_lang: np.ndarray = np.zeros(0, dtype=object)
+        self._slot_article: np.ndarray = np.zeros(0, dtype=object)
         self._masks: dict[str, np.ndarray] = {}
 
     # -- writing --
@@ -426,6 +437,7 @@ class SearchIndex:
             self._starts = np.asarray(self._slot_start, dtype=np.int64)
             self._alive = np.array([d is not None for d in self._docs], dtype=bool)
             self._slot_lang = np.array([d.language if d else "" for d in self._docs], dtype=object)
+            self._slot_article = np.array([d.article_key if d else "" for d in self._docs], dtype=object)
             self._arrays_dirty = False
         if self._bm25 is None and self._slot_of:
             import bm25s
@@ -672,7 +684,8 @@ class SearchIndex:
                 )
             )
         top = order[0]
-        others = semantic[candidates[candidates != top]]
+        # The runner-up is the best document of any other article (translations of the top one agree).
+        others = semantic[candidates[self._slot_article[candidates] != self._slot_article[top]]]
         others = others[np.isfinite(others)]
         runner_up_cosine = float(others.max()) if len(others) else 0.0
         best_possible = (semantic_weight + lexical_weight) / (RRF_K + 1)

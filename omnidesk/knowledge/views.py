@@ -289,13 +289,17 @@ def review_example(request: HttpRequest, example_id: int) -> HttpResponse:
 
 # --- content gaps and the bot ---------------------------------------------------------------------
 
+# The biggest groups are the articles to write next; a page of hundreds more is only slower to read.
+GAPS_SHOWN = 200
+
 
 @require_GET
 @editor_required
 def gaps(request: HttpRequest) -> HttpResponse:
     from omnidesk.bot.queries import content_gaps
 
-    return render(request, "knowledge/gaps.html", {"gaps": content_gaps()})
+    groups = content_gaps()
+    return render(request, "knowledge/gaps.html", {"gaps": groups[:GAPS_SHOWN], "total": len(groups)})
 
 
 @require_http_methods(["GET", "POST"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -11,6 +12,7 @@ from omnidesk.connectors.base import IdentityClaim, OutboundMessage, PermanentSe
 from omnidesk.connectors.registry import get_connector_class
 from omnidesk.contacts.models import ContactIdentity
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.helpcenter.forms import started_token
 from omnidesk.knowledge.tests.fixtures import knowledge_base
 from omnidesk.testing.factories import make_inbox
 
@@ -33,6 +35,11 @@ def _submission(client, inbox, lang="en"):
     return re.search(r'name="submission" value="([^"]+)"', page).group(1)
 
 
+def _tokens(client, inbox, lang="en", *, seconds_ago=30):
+    """The hidden fields of a form a person opened `seconds_ago` (the form refuses instant posts)."""
+    return {"submission": _submission(client, inbox, lang), "started": started_token(time.time() - seconds_ago)}
+
+
 def test_suggestions_while_typing(client, form_inbox):
     knowledge_base()
     fragment = client.get("/help/en/suggest/", {"subject": "", "message": "how can I get my money back"}).content.decode()
@@ -40,9 +47,8 @@ def test_suggestions_while_typing(client, form_inbox):
 
 
 def test_submission_opens_a_conversation_with_fields_and_attachment(client, form_inbox):
-    submission = _submission(client, form_inbox, "it")
     data = {
-        "submission": submission, "name": "Giulia", "email": "Giulia@Example.com", "subject": "Rimborso",
+        **_tokens(client, form_inbox, "it"), "name": "Giulia", "email": "Giulia@Example.com", "subject": "Rimborso",
         "message": "Non ho ricevuto il rimborso.", "f_order": "A-1001", "f_topic": "Billing",
         "attachments": SimpleUploadedFile("receipt.pdf", PDF, content_type="application/pdf"),
     }
@@ -66,7 +72,7 @@ def test_submission_opens_a_conversation_with_fields_and_attachment(client, form
 def test_a_typed_email_never_joins_someone_elses_history(client, form_inbox):
     for n in range(2):
         client.post(f"/help/en/contact/{form_inbox.uuid}/", {
-            "submission": _submission(client, form_inbox), "email": "ceo@example.com", "message": f"hello {n}",
+            **_tokens(client, form_inbox), "email": "ceo@example.com", "message": f"hello {n}",
             "f_order": "1",
         })
     assert Conversation.objects.count() == 2
@@ -86,7 +92,7 @@ def test_a_typed_email_never_joins_someone_elses_history(client, form_inbox):
     ],
 )
 def test_bad_input_gets_clear_errors_and_stores_nothing(client, form_inbox, change, error):
-    data = {"submission": _submission(client, form_inbox), "email": "a@example.com", "message": "Help", "f_order": "1", **change}
+    data = {**_tokens(client, form_inbox), "email": "a@example.com", "message": "Help", "f_order": "1", **change}
     response = client.post(f"/help/en/contact/{form_inbox.uuid}/", data)
     assert response.status_code == 400
     assert error in response.content.decode()
@@ -97,11 +103,11 @@ def test_too_many_or_too_big_attachments(client, db):
     inbox = make_inbox("webform", "Small", settings={"max_attachments": 1, "max_attachment_mb": 1}, secrets={})
     files = [SimpleUploadedFile(f"{i}.pdf", PDF, content_type="application/pdf") for i in range(2)]
     response = client.post(f"/help/en/contact/{inbox.uuid}/", {
-        "submission": _submission(client, inbox), "email": "a@example.com", "message": "Help", "attachments": files})
+        **_tokens(client, inbox), "email": "a@example.com", "message": "Help", "attachments": files})
     assert response.status_code == 400 and "Attach at most 1 file." in response.content.decode()
     big = SimpleUploadedFile("big.pdf", PDF + b"0" * (1024 * 1024), content_type="application/pdf")
     response = client.post(f"/help/en/contact/{inbox.uuid}/", {
-        "submission": _submission(client, inbox), "email": "a@example.com", "message": "Help", "attachments": big})
+        **_tokens(client, inbox), "email": "a@example.com", "message": "Help", "attachments": big})
     assert response.status_code == 400 and "larger than 1 MB" in response.content.decode()
 
 

@@ -351,6 +351,31 @@ def test_answer_or_abstain() -> None:
     assert contested.result.margin < 0.05 and not contested.answered
 
 
+def test_the_runner_up_is_another_article_not_another_translation() -> None:
+    """zh-Hans and zh-Hant are searched together: the other script's copy of the top article is no rival."""
+    simplified = Document(
+        "7:zh-hans", "zh-Hans", "重设密码", "在登录页面点击“忘记密码”，然后打开我们发给您的邮件中的链接。", article="7"
+    )
+    traditional = Document(
+        "7:zh-hant", "zh-Hant", "重設密碼", "在登入頁面點擊「忘記密碼」，然後打開我們寄給您的郵件中的連結。", article="7"
+    )
+    shipping = Document("9:zh-hans", "zh-Hans", "运费", "订单满50欧元免运费，不满则收取4.90欧元的固定运费。", article="9")
+    idx = SearchIndex()
+    idx.add([simplified, traditional, shipping])
+    result = idx.search("我忘记密码了，怎么办？", language="zh-*", k=3)
+    assert result.top is not None and result.top.doc_id.startswith("7:")
+    by_id = {h.doc_id: h.cosine for h in result.hits}
+    # The lead is over the shipping article, although the other translation scores almost the same.
+    assert result.margin == pytest.approx(result.cosine - by_id["9:zh-hans"])
+    assert result.margin > result.cosine - max(c for d, c in by_id.items() if d != result.top.doc_id)
+    assert AnswerPolicy(min_cosine=0.3, min_margin=0.1).should_answer(result)
+    # Without the article key each translation is its own article, and the two tie.
+    alone = SearchIndex()
+    alone.add([Document(d.id, d.language, d.title, d.body) for d in (simplified, traditional, shipping)])
+    tied = alone.search("我忘记密码了，怎么办？", language="zh-*", k=3)
+    assert tied.margin < 0.1 and not AnswerPolicy(min_cosine=0.3, min_margin=0.1).should_answer(tied)
+
+
 def test_custom_embedder_is_used() -> None:
     calls: list[tuple[int, str]] = []
 
