@@ -70,6 +70,8 @@ class OmnideskServer:
             self.env["DATABASE_URL"] = database_url
         if redis_url:
             self.env["REDIS_URL"] = redis_url
+            # A prefix of its own: rate-limit counts and channel groups never carry over between servers.
+            self.env["OMNIDESK_REDIS_PREFIX"] = f"omnidesk-e2e-{self.port}-{os.getpid()}"
         self.env.update(extra_env or {})
         self.proc: subprocess.Popen | None = None
         self.log_path = data_dir / "server.log"

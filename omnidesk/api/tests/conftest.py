@@ -25,8 +25,11 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle_history():
-    # The rate throttle keeps its history in the cache, which outlives a test's database rollback.
+def _fresh_throttle_history(settings):
+    # The rate throttle keeps its history in the cache, which outlives a test's database rollback. Each
+    # test gets a cache of its own in memory: clearing a Redis cache would flush the whole database,
+    # other runs' keys included, even when REDIS_URL is set.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api-tests"}}
     cache.clear()
     yield
     cache.clear()
