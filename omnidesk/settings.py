@@ -28,7 +28,7 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = os.environ.get("OMNIDESK_DEBUG", "") == "1"
-PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('OMNIDESK_PORT', '8000')}").rstrip("/")
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
 
@@ -135,7 +135,29 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # channels' in-memory layer, expiring once a second rather than scanning every channel on each send
+    # (omnidesk/realtime/layers.py). It silently drops what does not fit a channel's queue (default 100)
+    # or waits longer than `expiry` (60 s): one agent socket hears every message of every inbox
+    # (message.created, conversation.updated, ...), so at 100 chat messages a second the defaults lost
+    # most of them. The Redis pub/sub layer above queues without a bound, so it has no such setting.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "omnidesk.realtime.layers.SingleProcessChannelLayer",
+            "CONFIG": {"capacity": 20_000, "expiry": 300},
+        }
+    }
+
+# Rate limits (help center, API throttle) count in the cache: shared between processes only on Redis.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("OMNIDESK_REDIS_PREFIX", "omnidesk"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- auth ---------------------------------------------------------------------------------------
 PASSWORD_HASHERS = [
