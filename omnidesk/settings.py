@@ -126,6 +126,10 @@ TASKS = {
 
 # --- realtime -----------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+IN_MEMORY_CHANNEL_LAYER = {
+    "BACKEND": "omnidesk.realtime.layers.SingleProcessChannelLayer",
+    "CONFIG": {"capacity": 20_000, "expiry": 300},
+}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -140,12 +144,7 @@ else:
     # or waits longer than `expiry` (60 s): one agent socket hears every message of every inbox
     # (message.created, conversation.updated, ...), so at 100 chat messages a second the defaults lost
     # most of them. The Redis pub/sub layer above queues without a bound, so it has no such setting.
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "omnidesk.realtime.layers.SingleProcessChannelLayer",
-            "CONFIG": {"capacity": 20_000, "expiry": 300},
-        }
-    }
+    CHANNEL_LAYERS = {"default": IN_MEMORY_CHANNEL_LAYER}
 
 # Rate limits (help center, API throttle) count in the cache: shared between processes only on Redis.
 if REDIS_URL:
