@@ -106,12 +106,13 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "omnidesk.db.sqlite",  # Django's SQLite backend, waiting for the write lock in short steps
             "NAME": DATA_DIR / "omnidesk.sqlite3",
             "OPTIONS": _SQLITE_OPTIONS,
         }
     }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", "omnidesk.db.sqlite"):
+    DATABASES["default"]["ENGINE"] = "omnidesk.db.sqlite"
     DATABASES["default"].setdefault("OPTIONS", {}).update(_SQLITE_OPTIONS)
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
