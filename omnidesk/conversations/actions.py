@@ -105,6 +105,27 @@ def _event_message(conversation: Conversation, now: dt.datetime, event_type: str
     )
 
 
+def inbound_message(conversation: Conversation, inbox: Inbox, event: InboundEvent, now: dt.datetime) -> Message:
+    """The customer's message row for `event`, not yet saved (receive_message saves it, receive_many inserts
+    many at once)."""
+    html = _clean_html(event.html)
+    return Message(
+        conversation=conversation,
+        inbox=inbox,
+        direction=Direction.IN,
+        kind=MessageKind.TEXT,
+        sender_type=SenderType.CONTACT,
+        text=_text_of(event.text, html),
+        html=html,
+        language=event.language,
+        subject=event.subject[:255],
+        external_id=event.external_id or None,
+        status=DeliveryStatus.RECEIVED,
+        meta={k: v for k, v in {"refs": list(event.thread_refs), **event.metadata}.items() if v},
+        created_at=now,
+    )
+
+
 def receive_message(inbox: Inbox, event: InboundEvent) -> Received:
     """Store one inbound customer message: dedupe, resolve the contact, pick the conversation.
 
@@ -162,22 +183,8 @@ def _receive(inbox: Inbox, event: InboundEvent, claims: list) -> Received:
                 conversation, now, EventType.CHANNEL_SWITCH,
                 from_kind=switched_from.kind, from_inbox=switched_from.name, to_kind=inbox.kind, to_inbox=inbox.name,
             )
-        html = _clean_html(event.html)
-        message = Message.objects.create(
-            conversation=conversation,
-            inbox=inbox,
-            direction=Direction.IN,
-            kind=MessageKind.TEXT,
-            sender_type=SenderType.CONTACT,
-            text=_text_of(event.text, html),
-            html=html,
-            language=event.language,
-            subject=event.subject[:255],
-            external_id=event.external_id or None,
-            status=DeliveryStatus.RECEIVED,
-            meta={k: v for k, v in {"refs": list(event.thread_refs), **event.metadata}.items() if v},
-            created_at=now,
-        )
+        message = inbound_message(conversation, inbox, event, now)
+        message.save(force_insert=True)
         for item in event.attachments:
             attachment = Attachment(
                 message=message, filename=item.filename[:255], content_type=item.content_type[:100], size=len(item.data)

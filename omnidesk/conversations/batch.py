@@ -26,7 +26,7 @@ from omnidesk.contacts.actions import normalize_claims
 from omnidesk.contacts.models import Contact, ContactIdentity
 
 from . import events as realtime
-from .actions import ActionError, Received, _clean_html, _text_of, receive_message
+from .actions import ActionError, Received, inbound_message, receive_message
 from .constants import ACTIVE_STATUSES, DeliveryStatus, Direction, EventType, MessageKind, SenderType, Status
 from .models import Attachment, Conversation, Message
 
@@ -273,22 +273,7 @@ class _Envelope:
                     created_at=now,
                 )
             )
-        html = _clean_html(event.html)
-        message = Message(
-            conversation=conversation,
-            inbox=inbox,
-            direction=Direction.IN,
-            kind=MessageKind.TEXT,
-            sender_type=SenderType.CONTACT,
-            text=_text_of(event.text, html),
-            html=html,
-            language=event.language,
-            subject=event.subject[:255],
-            external_id=event.external_id or None,
-            status=DeliveryStatus.RECEIVED,
-            meta={k: v for k, v in {"refs": list(event.thread_refs), **event.metadata}.items() if v},
-            created_at=now,
-        )
+        message = inbound_message(conversation, inbox, event, now)
         self.new_messages.append(message)
         self.received.append(message)
         if event.attachments:
