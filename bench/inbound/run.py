@@ -4,8 +4,8 @@
     .venv/bin/python bench/inbound/run.py --messages 600 --profile 25
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_inbound .venv/bin/python bench/inbound/run.py
 
-Seeds a help desk (4 inboxes over 3 channel kinds, 3 teams with business hours, 12 online agents,
-5 routing rules, 2 SLA policies counting business hours, an auto-acknowledgement on e-mail; one more
+Seeds a help desk (4 inboxes over 4 channel kinds, 3 teams with business hours, 12 online agents,
+5 routing rules, 2 SLA policies counting business hours, an auto-acknowledgement on the api inbox; one more
 inbox with the answer bot and a small knowledge base), stores N customer messages with receive_message
 (half open a conversation, half follow one up, in en/it/pl/zh) and then runs
 `conversations.inbound.process()` on each, timing process CPU (time.process_time) per step: language
@@ -77,12 +77,13 @@ def populate(seed: int) -> dict[str, list[Inbox]]:
     rng = random.Random(seed)
     call_command("migrate", verbosity=0)
     teams = [Team.objects.create(name=f"team-{i}", business_hours=WEEKDAYS) for i in range(3)]
-    kinds = ["webchat", "email", "whatsapp", "email"]
+    kinds = ["webchat", "email", "whatsapp", "api"]
     plain = []
     for i, kind in enumerate(kinds):
-        ack = "Thanks for writing: {expected_reply}" if kind == "email" else ""
+        # The api inbox acknowledges each new conversation (replies go to its webhook; nothing is sent here).
+        ack = "Thanks for writing: {expected_reply}" if kind == "api" else ""
         inbox = Inbox(name=f"bench-{i}", kind=kind, default_team=teams[i % 3], auto_acknowledgement=ack,
-                      business_hours=WEEKDAYS if i == 0 else {})
+                      business_hours=WEEKDAYS if i == 0 else {}, settings={"webhook_url": "http://hooks.test/x"})
         inbox.set_secrets({"signing_secret": "bench"})
         inbox.save()
         plain.append(inbox)
