@@ -61,7 +61,13 @@ def _in_language(index, doc_id: str, language: str) -> str:
 
 
 def config_for(inbox_id: int) -> BotConfig | None:
-    return BotConfig.objects.filter(inbox_id=inbox_id, enabled=True).first()
+    """The inbox's enabled bot settings, if any.
+
+    Read for every customer message, usually to find none: a raw query costs a sixth of the ORM's
+    query building (bench/inbound).
+    """
+    sql = f"SELECT * FROM {BotConfig._meta.db_table} WHERE inbox_id = %s AND enabled = %s"  # noqa: S608 - table name from model meta, values bound
+    return next(iter(BotConfig.objects.raw(sql, [inbox_id, True])), None)
 
 
 def set_config(inbox, *, enabled: bool, min_cosine: float | None = None, min_margin: float | None = None,
@@ -95,14 +101,18 @@ def _bot_is_done(conversation: Conversation) -> bool:
     ).exists()
 
 
-def on_inbound(message_id: int) -> bool:
-    """Let the bot act on one stored customer message; True when it answered (a person is not needed yet)."""
-    message = (
-        Message.objects.select_related("conversation", "inbox")
-        .filter(pk=message_id, direction=Direction.IN, kind=MessageKind.TEXT, sender_type=SenderType.CONTACT)
-        .first()
-    )
-    if message is None or message.inbox_id is None:
+def on_inbound(message_id: int, *, message: Message | None = None) -> bool:
+    """Let the bot act on one stored customer message; True when it answered (a person is not needed yet).
+
+    `message`, when the caller has just read it (process_inbound), is that row with its conversation
+    and inbox; otherwise it is read here.
+    """
+    if message is None:
+        message = Message.objects.select_related("conversation", "inbox").filter(pk=message_id).first()
+    if (
+        message is None or message.inbox_id is None or message.direction != Direction.IN
+        or message.kind != MessageKind.TEXT or message.sender_type != SenderType.CONTACT
+    ):
         return False
     config = config_for(message.inbox_id)
     if config is None:

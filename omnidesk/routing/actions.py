@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import get_supported_language_variant
@@ -22,6 +22,7 @@ from omnidesk.accounts.audit import audit
 from omnidesk.accounts.constants import Presence
 from omnidesk.accounts.models import AgentProfile, Skill, Team
 from omnidesk.connectors.constants import ChannelKind
+from omnidesk.connectors.models import Inbox
 from omnidesk.conversations import events
 from omnidesk.conversations.actions import ActionError, do_assign, reply_identity, send_message
 from omnidesk.conversations.constants import Direction, EventType, MessageKind, Priority, SenderType, Status
@@ -57,10 +58,41 @@ def rule_matches(rule: RoutingRule, *, channel: str, language: str, tags: list[s
     return True
 
 
-def apply_rules(conv: Conversation, text: str) -> RoutingRule | None:
-    """Set team, required skills and priority from the first matching rule (caller saves)."""
-    tags = [t.name for t in conv.tags.all()]
-    for rule in RoutingRule.objects.filter(enabled=True).order_by("position", "id"):
+def enabled_rules() -> list[RoutingRule]:
+    """The enabled rules in the order they are tried (position, id).
+
+    Read for every conversation that enters the queue; a raw query skips the ORM's query building,
+    which cost more than the read (bench/inbound). Read fresh each time: rules saved in another
+    process (the web app) apply to the next message.
+    """
+    sql = (
+        f"SELECT * FROM {RoutingRule._meta.db_table} WHERE enabled = %s ORDER BY position, id"  # noqa: S608 - table name from model meta, values bound
+    )
+    return list(RoutingRule.objects.raw(sql, [True]))
+
+
+def tag_names(conversation_id: int) -> list[str]:
+    """The conversation's tag names, sorted (as the realtime events carry them)."""
+    tags = Conversation.tags.through._meta
+    table = tags.get_field("tag").related_model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.name FROM {table} t JOIN {tags.db_table} ct ON ct.tag_id = t.id"  # noqa: S608 - table names from model meta, values bound
+            " WHERE ct.conversation_id = %s",
+            [conversation_id],
+        )
+        return sorted(name for (name,) in cursor.fetchall())
+
+
+def apply_rules(conv: Conversation, text: str, *, tags: list[str] | None = None) -> RoutingRule | None:
+    """Set team, required skills and priority from the first matching rule (caller saves).
+
+    `tags`: the conversation's tag names when the caller has them; else read if a rule asks for tags.
+    """
+    rules = enabled_rules()
+    if tags is None:
+        tags = tag_names(conv.pk) if any((rule.conditions or {}).get("tags") for rule in rules) else []
+    for rule in rules:
         if rule_matches(
             rule, channel=conv.current_inbox.kind, language=conv.language, tags=tags, text=text,
             attributes=conv.contact.attributes or {},
@@ -157,46 +189,82 @@ def save_team_routing(
 # --- the queue -----------------------------------------------------------------------------------
 
 
-def on_inbound(message_id: int) -> int:
+def on_inbound(message_id: int, *, message: Message | None = None) -> int:
     """A customer message was stored: queue its conversation if nobody has it, route, acknowledge.
 
     Rules run when a conversation enters the queue (new, reopened or unassigned). The inbox's
     auto-acknowledgement goes out after routing, so its expected reply time knows the queue.
-    Returns how many conversations routing assigned.
+    Returns how many conversations routing assigned. `message`, when the caller has just read it
+    (process_inbound), is that row with its inbox; otherwise it is read here.
     """
-    message = Message.objects.filter(pk=message_id, direction=Direction.IN).only("id", "conversation_id", "text").first()
+    preloaded = message is not None
     if message is None:
+        message = Message.objects.filter(pk=message_id, direction=Direction.IN).only("id", "conversation_id", "text").first()
+    if message is None or message.direction != Direction.IN:
         return 0
     now = timezone.now()
-    with transaction.atomic():
-        conv = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("current_inbox", "contact")
-            .filter(pk=message.conversation_id)
-            .first()
-        )
-        if conv is not None and conv.status == Status.OPEN and conv.assignee_id is not None and (
-            AgentProfile.objects.filter(pk=conv.assignee_id, presence=Presence.OFFLINE).exists()
-        ):
-            # The customer wrote to a conversation its (offline) agent still holds: back to the queue.
-            do_assign(conv, None)
-            conv.assignee = None
-        if conv is None or conv.status != Status.OPEN or conv.assignee_id is not None or conv.queued_at is not None:
-            queued = False
-        else:
-            apply_rules(conv, message.text or "")
-            conv.vip = conv.contact.vip
-            conv.queued_at = now
-            conv.save(update_fields=["team", "required_skills", "priority", "vip", "queued_at"])
-            _schedule_overflow(conv)
-            events.publish_conversation_updated(conv)
-            queued = True
-    assigned = engine.route_waiting() if queued or engine.waiting().exists() else 0
+    if _may_queue(message.conversation_id):
+        with transaction.atomic():
+            conv = _lock(message.conversation_id)
+            if conv is not None and conv.status == Status.OPEN and conv.assignee_id is not None and (
+                AgentProfile.objects.filter(pk=conv.assignee_id, presence=Presence.OFFLINE).exists()
+            ):
+                # The customer wrote to a conversation its (offline) agent still holds: back to the queue.
+                do_assign(conv, None)
+                conv.assignee = None
+            if conv is None or conv.status != Status.OPEN or conv.assignee_id is not None or conv.queued_at is not None:
+                queued = False
+            else:
+                tags = tag_names(conv.pk)
+                apply_rules(conv, message.text or "", tags=tags)
+                conv.vip = conv.contact.vip
+                conv.queued_at = now
+                conv.save(update_fields=["team", "required_skills", "priority", "vip", "queued_at"])
+                _schedule_overflow(conv)
+                events.publish_conversation_updated(conv, tags=tags)
+                queued = True
+    else:
+        queued = False
+    assigned = engine.route_waiting() if queued or engine.anyone_waiting() else 0
     try:
-        acknowledge(message.pk)
+        acknowledge(message.pk, message=message if preloaded else None)
     except Exception:  # a courtesy message must never keep the SLA clocks (next in the spine) from starting
         logger.exception("auto-acknowledgement of message %s failed", message.pk)
     return assigned
+
+
+def _lock(conversation_id: int) -> Conversation | None:
+    """The conversation, locked, with its inbox and contact (as select_related gives them, for less CPU)."""
+    from omnidesk.contacts.models import Contact
+    from omnidesk.conversations.inbound import read_by_pk
+
+    conv = read_by_pk(Conversation, conversation_id, for_update=True)
+    if conv is not None:
+        conv.current_inbox = read_by_pk(Inbox, conv.current_inbox_id)
+        conv.contact = read_by_pk(Contact, conv.contact_id)
+    return conv
+
+
+def _may_queue(conversation_id: int) -> bool:
+    """Whether the conversation may need queueing: open, and unassigned and not queued, or held by an
+    offline agent. Read without a lock so that the common follow-up (its agent online) costs no write
+    transaction; when it says yes, on_inbound decides again under the conversation's lock."""
+    conversations, agents = Conversation._meta.db_table, AgentProfile._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.status, c.assignee_id, c.queued_at, a.presence FROM {conversations} c"  # noqa: S608 - table names from model meta, values bound
+            f" LEFT JOIN {agents} a ON a.id = c.assignee_id WHERE c.id = %s",
+            [conversation_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    status, assignee_id, queued_at, presence = row
+    if status != Status.OPEN:
+        return False
+    if assignee_id is not None:
+        return presence == Presence.OFFLINE
+    return queued_at is None
 
 
 # --- auto-acknowledgement ------------------------------------------------------------------------
@@ -209,19 +277,20 @@ NO_ACK_KINDS = frozenset({ChannelKind.WEBCHAT})
 ACK_MAX_AGE = dt.timedelta(hours=6)
 
 
-def acknowledge(message_id: int) -> Message | None:
+def acknowledge(message_id: int, *, message: Message | None = None) -> Message | None:
     """Send the inbox's auto-acknowledgement if this customer message opened or reopened its conversation.
 
     At most one per opening (a retried or duplicate task finds the first); never on web chat, never
     once the bot or an agent has answered. Sent by the system through the spine, so it neither meets
     an SLA clock nor counts as the assignee's reply. Returns the acknowledgement, if one was sent.
+    `message`: that row with its inbox, when the caller has it.
     """
-    message = (
-        Message.objects.select_related("inbox")
-        .filter(pk=message_id, direction=Direction.IN, sender_type=SenderType.CONTACT)
-        .first()
-    )
-    if message is None or message.inbox is None:
+    if message is None:
+        message = Message.objects.select_related("inbox").filter(pk=message_id).first()
+    if (
+        message is None or message.inbox is None
+        or message.direction != Direction.IN or message.sender_type != SenderType.CONTACT
+    ):
         return None
     inbox = message.inbox
     template = (inbox.auto_acknowledgement or "").strip()
@@ -297,7 +366,10 @@ def customer_language(conv: Conversation, message: Message) -> str:
 def _schedule_overflow(conv: Conversation) -> None:
     from .tasks import check_overflow
 
-    config = TeamRouting.objects.filter(team_id=conv.team_id).first() if conv.team_id else None
+    if not conv.team_id:
+        return
+    sql = f"SELECT * FROM {TeamRouting._meta.db_table} WHERE team_id = %s"  # noqa: S608 - table name from model meta, values bound
+    config = next(iter(TeamRouting.objects.raw(sql, [conv.team_id])), None)  # raw: on every queued conversation
     if config and config.overflow_team_id and config.overflow_after_seconds:
         run_after = timezone.now() + dt.timedelta(seconds=config.overflow_after_seconds)
         check_overflow.using(run_after=run_after).enqueue(conv.pk, conv.team_id)
@@ -440,6 +512,7 @@ __all__ = [
     "check_save_rule",
     "customer_language",
     "delete_rule",
+    "enabled_rules",
     "mark_opened",
     "on_inbound",
     "on_status_change",
@@ -449,6 +522,7 @@ __all__ = [
     "route_soon",
     "save_team_routing",
     "set_presence",
+    "tag_names",
     "workspace_connected",
     "workspace_disconnected",
 ]
