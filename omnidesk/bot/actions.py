@@ -270,21 +270,32 @@ def _say(conversation: Conversation, message: Message, language: str, what: str)
 
 
 def _candidate(doc_id: str, cosine: float) -> Candidate | None:
+    found = _published_translations([doc_id]).get(doc_id)
+    return Candidate(*found, cosine) if found is not None else None
+
+
+def _published_translations(doc_ids: list[str]) -> dict[str, tuple[int, str, str, str]]:
+    """(article id, language, title, url) of each doc id whose translation is published and public,
+    read in one query (the hand-off note used to read each search hit alone)."""
     from omnidesk.knowledge.constants import ArticleStatus, Visibility
     from omnidesk.knowledge.index import split_doc_id
     from omnidesk.knowledge.models import ArticleTranslation
     from omnidesk.knowledge.queries import article_url
 
-    article_id, language = split_doc_id(doc_id)
-    translation_row = (
-        ArticleTranslation.objects.select_related("article")
-        .filter(article_id=article_id, language=language, article__status=ArticleStatus.PUBLISHED,
-                article__visibility=Visibility.PUBLIC)
-        .first()
+    wanted = {doc_id: split_doc_id(doc_id) for doc_id in doc_ids}
+    if not wanted:
+        return {}
+    rows = ArticleTranslation.objects.select_related("article").filter(
+        article_id__in={a for a, _l in wanted.values()}, language__in={lang for _a, lang in wanted.values()},
+        article__status=ArticleStatus.PUBLISHED, article__visibility=Visibility.PUBLIC,
     )
-    if translation_row is None:
-        return None
-    return Candidate(article_id, language, translation_row.title, article_url(translation_row), cosine)
+    by_key = {(row.article_id, row.language): row for row in rows}
+    found = {}
+    for doc_id, key in wanted.items():
+        row = by_key.get(key)
+        if row is not None:
+            found[doc_id] = (row.article_id, row.language, row.title, article_url(row))
+    return found
 
 
 def hand_off(conversation: Conversation, message: Message, reason: str, *, question: str = "", result=None) -> None:
@@ -297,10 +308,12 @@ def hand_off(conversation: Conversation, message: Message, reason: str, *, quest
         except Exception:  # candidates are a courtesy; the hand-off must happen regardless
             logger.exception("searching candidates for a hand-off failed")
     candidates: list[Candidate] = []
-    for hit in (result.hits if result is not None else []):
-        found = _candidate(hit.doc_id, hit.cosine)
-        if found is not None and all(c.article_id != found.article_id for c in candidates):
-            candidates.append(found)
+    hits = result.hits if result is not None else []
+    published = _published_translations([hit.doc_id for hit in hits])
+    for hit in hits:
+        found = published.get(hit.doc_id)
+        if found is not None and all(c.article_id != found[0] for c in candidates):
+            candidates.append(Candidate(*found, hit.cosine))
         if len(candidates) == CANDIDATES_IN_NOTE:
             break
     language = conversation.language or message.language
