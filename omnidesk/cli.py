@@ -32,9 +32,12 @@ def _setup() -> None:
 
 
 def _migrate() -> None:
+    from django.conf import settings
     from django.core.management import call_command
 
-    call_command("migrate", interactive=False, verbosity=0)
+    # Every database: on SQLite the inbound journal has a file of its own (connectors/journal.py).
+    for alias in settings.DATABASES:
+        call_command("migrate", interactive=False, verbosity=0, database=alias)
 
 
 class WorkerThreads:
@@ -105,17 +108,18 @@ class WorkerProcess:
     STABLE_SECONDS = 10.0
     RESTART_MAX_SECONDS = 30.0
 
-    def __init__(self, threads: int, interval: float, nice: int) -> None:
-        self.threads, self.interval, self.nice = threads, interval, nice
+    def __init__(self, threads: int, interval: float, nice: int, role: str = "tasks") -> None:
+        self.threads, self.interval, self.nice, self.role = threads, interval, nice, role
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self._stopping = False
+        self._sock: socket.socket | None = None
 
     def _spawn(self) -> socket.socket:
         ours, theirs = socket.socketpair()
         self.proc = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
             [
-                sys.executable, "-m", "omnidesk", "serve-worker",
+                sys.executable, "-m", "omnidesk", "serve-worker", "--role", self.role,
                 "--threads", str(self.threads), "--interval", str(self.interval),
                 "--nice", str(self.nice), "--relay-fd", str(theirs.fileno()),
             ],
@@ -123,7 +127,19 @@ class WorkerProcess:
         )
         theirs.close()
         self.starts += 1
+        self._sock = ours
         return ours
+
+    def wake(self) -> None:
+        """Tell the child there is work (the journal's wake-up): one byte, never blocking; a full
+        buffer means it has wake-ups enough, and a missing child polls when it starts."""
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            sock.send(b"w", socket.MSG_DONTWAIT)
+        except OSError:
+            pass
 
     async def supervise(self) -> None:
         """Run the child, relay its events, and start a new one whenever it exits, until stop()."""
@@ -175,13 +191,25 @@ def _uvicorn(host: str, port: int, *, with_workers: int) -> None:
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
-    workers = None
+    children: list[WorkerProcess] = []
     if with_workers:
-        workers = WorkerProcess(
-            with_workers,
-            interval=float(os.environ.get("OMNIDESK_WORKER_INTERVAL", "0.2")),
-            nice=int(os.environ.get("OMNIDESK_WORKER_NICE", "10")),
+        from omnidesk.connectors import journal
+
+        children.append(
+            WorkerProcess(
+                with_workers,
+                interval=float(os.environ.get("OMNIDESK_WORKER_INTERVAL", "0.2")),
+                nice=int(os.environ.get("OMNIDESK_WORKER_NICE", "10")),
+            )
         )
+        # The inbound journal's consumer, in a process of its own: the tasks' process_inbound never
+        # holds its GIL, and it runs ahead of them (docs/decisions/0005-inbound-journal.md).
+        journal_process = WorkerProcess(
+            1, interval=float(os.environ.get("OMNIDESK_JOURNAL_POLL", "0.5")),
+            nice=int(os.environ.get("OMNIDESK_JOURNAL_NICE", "5")), role="journal",
+        )
+        children.append(journal_process)
+        journal.add_waker(journal_process.wake)
 
     def terminate(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
@@ -190,22 +218,26 @@ def _uvicorn(host: str, port: int, *, with_workers: int) -> None:
     # found: by default that kills the process at once, before the worker process could be stopped.
     signal.signal(signal.SIGTERM, terminate)
 
+    def stop_children() -> None:
+        for child in children:
+            child._stopping = True
+        for child in children:
+            child.stop()
+
     async def main() -> None:
         set_server_loop(asyncio.get_running_loop())
-        supervisor = asyncio.create_task(workers.supervise()) if workers else None
+        supervisors = [asyncio.create_task(child.supervise()) for child in children]
         try:
             await server.serve()
         finally:
-            if workers:
-                await asyncio.to_thread(workers.stop)
-            if supervisor:
+            await asyncio.to_thread(stop_children)
+            for supervisor in supervisors:
                 supervisor.cancel()
 
     try:
         asyncio.run(main())
     finally:
-        if workers:
-            workers.stop()  # also when the loop died: never leave the child behind
+        stop_children()  # also when the loop died: never leave a child behind
         set_server_loop(None)
 
 
@@ -227,16 +259,26 @@ def cmd_serve_worker(args: argparse.Namespace) -> None:
     from omnidesk.realtime.publish import RelaySender, set_relay
 
     set_relay(RelaySender(relay))
-    # The only worker in embedded mode: whatever was mid-flight when the last one stopped is stale.
-    recover_deliveries(all_workers_dead=True)
-    workers = WorkerThreads(args.threads, interval=args.interval)
+    if args.role == "journal":
+        from omnidesk.connectors.journal import Consumer
+
+        consumer = Consumer(poll=args.interval)
+        workers: WorkerThreads | JournalThread = JournalThread(consumer)
+        wake = consumer.wake
+    else:
+        # The only worker in embedded mode: whatever was mid-flight when the last one stopped is stale.
+        recover_deliveries(all_workers_dead=True)
+        workers = WorkerThreads(args.threads, interval=args.interval)
+        wake = None
     stop = threading.Event()
 
     def parent_gone() -> None:
-        # The parent never writes; recv returns b"" once its end is closed, which a dead parent's is.
+        # The parent writes only wake-ups; recv returns b"" once its end is closed, which a dead
+        # parent's is.
         try:
-            while relay.recv(1):
-                pass
+            while relay.recv(4096):
+                if wake is not None:
+                    wake()
         except OSError:
             pass
         stop.set()
@@ -252,6 +294,29 @@ def cmd_serve_worker(args: argparse.Namespace) -> None:
     relay.close()
 
 
+class JournalThread:
+    """The inbound journal's consumer (connectors/journal.py) as a thread, with WorkerThreads' controls."""
+
+    def __init__(self, consumer: object) -> None:
+        self.consumer = consumer
+        self.thread = threading.Thread(target=self._run, daemon=True, name="journal")
+
+    def _run(self) -> None:
+        try:
+            self.consumer.run()  # type: ignore[attr-defined]
+        except Exception:
+            logger.exception("the journal consumer stopped")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.consumer.stop()  # type: ignore[attr-defined]
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+
+
 def cmd_web(args: argparse.Namespace) -> None:
     _setup()
     _uvicorn(args.host, args.port, with_workers=0)
@@ -263,8 +328,18 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     from omnidesk.conversations.tasks import recover_deliveries
 
+    from omnidesk.connectors.journal import Consumer
+
     recover_deliveries()
-    call_command("db_worker", queue_name="*", interval=args.interval)
+    # Webhooks journaled by `omnidesk web` processes: no wake-up crosses machines, so it polls often
+    # (a SELECT of at most one row when idle); several workers take turns (connectors/journal.py).
+    journal_thread = JournalThread(Consumer(poll=float(os.environ.get("OMNIDESK_JOURNAL_POLL", "0.05"))))
+    journal_thread.start()
+    try:
+        call_command("db_worker", queue_name="*", interval=args.interval)
+    finally:
+        journal_thread.stop()
+        journal_thread.join(10)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -295,6 +370,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--interval", type=float, default=0.2)
     p.add_argument("--nice", type=int, default=10)
     p.add_argument("--relay-fd", type=int, required=True)
+    p.add_argument("--role", choices=("tasks", "journal"), default="tasks")
     p.set_defaults(func=cmd_serve_worker)
     p = sub.add_parser("demo")
     p.add_argument("--force", action="store_true", help="seed even if the database already has conversations")

@@ -115,6 +115,16 @@ if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", "omnidesk.db
     DATABASES["default"]["ENGINE"] = "omnidesk.db.sqlite"
     DATABASES["default"].setdefault("OPTIONS", {}).update(_SQLITE_OPTIONS)
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # The inbound journal in a file of its own, with its own write lock: acknowledging webhooks never
+    # waits for the spine's transactions (docs/decisions/0005-inbound-journal.md). On PostgreSQL it is
+    # a table of the one database, and entries are deleted in the transaction that stores them.
+    _main = Path(DATABASES["default"]["NAME"])
+    DATABASES["journal"] = {
+        **DATABASES["default"],
+        "NAME": _main.with_name(f"{_main.stem}-inbound{_main.suffix}"),
+        "TEST": {"NAME": str(DATA_DIR / "test-inbound.sqlite3")},
+    }
+DATABASE_ROUTERS = ["omnidesk.connectors.journal.JournalRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- background jobs ----------------------------------------------------------------------------

@@ -21,9 +21,11 @@ from typing import Any
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import set_script_prefix
+
+from .journal import alias as journal_alias
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +76,11 @@ class GroupCommit:
     what fn raised (its savepoint rolled back, the rest of the batch unharmed), or the DatabaseError
     that kept the batch from committing (then nothing of it was stored)."""
 
-    def __init__(self, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, max_batch: int = MAX_BATCH, using: str | Callable[[], str] = "default") -> None:
+        """`using`: the database (alias, or a function naming it) whose transaction a batch is; reads-only
+        jobs may read any database (on SQLite in autocommit: no write lock taken for them)."""
         self.max_batch = max_batch
+        self._using = using
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -88,6 +93,14 @@ class GroupCommit:
         self._start()
         self._queue.put(job)
         return await job.future
+
+    @property
+    def using(self) -> str:
+        return self._using() if callable(self._using) else self._using
+
+    def _connections(self) -> list:
+        # This thread's: the batch's database and the default one its reads-only jobs read.
+        return [connections[alias] for alias in dict.fromkeys(("default", self.using))]
 
     def stop(self, timeout: float = 10) -> None:
         """Finish what is queued, close the writer's database connection and end its thread (a later
@@ -112,7 +125,8 @@ class GroupCommit:
         while True:
             first = self._queue.get()
             if first is None:
-                connection.close()
+                for conn in self._connections():
+                    conn.close()
                 return
             batch = [first]
             # No waiting for company: whatever queued up while the last batch committed goes now.
@@ -139,12 +153,14 @@ class GroupCommit:
         # This thread lives outside any request, so nobody else closes a broken connection for it. It
         # keeps a healthy one, whatever CONN_MAX_AGE says: "close after each request" (0, the default)
         # is for request threads, and a new connection per batch cost more than the batch at low rates.
-        if connection.connection is not None:
-            connection.close_at = None
-        connection.close_if_unusable_or_obsolete()
+        for conn in self._connections():
+            if conn.connection is not None:
+                conn.close_at = None
+            conn.close_if_unusable_or_obsolete()
+        using = self.using
         _batch.memo = {}
         try:
-            with transaction.atomic():
+            with transaction.atomic(using=using):
                 groups: dict[Hashable, list[_Job]] = {}
                 for job in batch:
                     try:
@@ -154,7 +170,7 @@ class GroupCommit:
                             job.outcome = job.fn(*job.args)
                         else:
                             # A savepoint per request: one bad request must not undo the others.
-                            with transaction.atomic():
+                            with transaction.atomic(using=using):
                                 job.outcome = job.fn(*job.args)
                     except Exception as exc:
                         job.outcome, job.failed = exc, True
@@ -164,7 +180,7 @@ class GroupCommit:
                         key = id(job) if key is None else (type(job.outcome), key)
                         groups.setdefault(key, []).append(job)
                 for group in groups.values():
-                    self._store(group)
+                    self._store(group, using)
         except DatabaseError as exc:  # the commit itself failed: nothing of this batch is stored
             for job in batch:
                 job.outcome, job.failed = exc, True
@@ -174,10 +190,10 @@ class GroupCommit:
             job.done = True
 
     @staticmethod
-    def _store(group: list[_Job]) -> None:
+    def _store(group: list[_Job], using: str) -> None:
         if len(group) > 1:
             try:
-                with transaction.atomic():
+                with transaction.atomic(using=using):
                     answers = type(group[0].outcome).store_together([job.outcome for job in group])
             except Exception:
                 # One of them is refused (or lost a race): store them one by one, so only it fails.
@@ -188,7 +204,7 @@ class GroupCommit:
                 return
         for job in group:
             try:
-                with transaction.atomic():
+                with transaction.atomic(using=using):
                     job.outcome = job.outcome.store()
             except Exception as exc:
                 job.outcome, job.failed = exc, True
@@ -203,7 +219,8 @@ def _settle(job: _Job) -> None:
         job.future.set_result(job.outcome)
 
 
-group_commit = GroupCommit()
+# The webhook route's: a batch is a transaction of the journal's database (connectors/journal.py).
+group_commit = GroupCommit(using=journal_alias)
 
 
 class LeanASGIHandler(ASGIHandler):

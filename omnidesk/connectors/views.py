@@ -15,9 +15,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from omnidesk.contacts.actions import normalize_claims
 from omnidesk.contacts.identities import InvalidIdentity
-from omnidesk.conversations.actions import ActionError, update_delivery_status
-from omnidesk.conversations.batch import receive_many
+from omnidesk.conversations.actions import ActionError
 
+from . import journal
 from .base import Connector, ConnectorError, InboundEvent, StatusEvent
 from .ingest import Pending, batch_memo, group_commit
 from .models import Inbox
@@ -61,8 +61,10 @@ def _prepare(request: HttpRequest, kind: str, inbox_uuid: str) -> HttpResponse |
         events = connector.parse(request)
         # Validate every identity before storing anything, so a bad event never leaves half a batch.
         for event in events:
-            if isinstance(event, InboundEvent):
-                normalize_claims(event.identities)
+            if isinstance(event, InboundEvent) and not normalize_claims(event.identities):
+                return error(400, "no_sender", "the message names no sender")
+        # ... and that the database can hold every value: a journaled event must not fail later.
+        journal.check(events)
     except ConnectorError as exc:
         return error(exc.status, "bad_signature" if exc.status == 403 else "bad_payload", exc.reason)
     except InvalidIdentity as exc:
@@ -75,18 +77,7 @@ def _store(inbox: Inbox, events: list[InboundEvent | StatusEvent]) -> None:
     # No savepoint of its own: under group commit the request's savepoint is already the unit, and
     # each SAVEPOINT/RELEASE is a round trip to the database.
     with transaction.atomic(savepoint=False):
-        # Consecutive messages go in as one envelope (conversations/batch.py), statuses in their place.
-        messages: list[InboundEvent] = []
-        for event in events:
-            if isinstance(event, InboundEvent):
-                messages.append(event)
-                continue
-            if messages:
-                receive_many(inbox, messages)
-                messages = []
-            update_delivery_status(inbox, event)
-        if messages:
-            receive_many(inbox, messages)
+        journal.store(events, inbox)
 
 
 def _refused(inbox_uuid: object, exc: Exception) -> HttpResponse:
@@ -116,48 +107,40 @@ def webhook(request: HttpRequest, kind: str, inbox_uuid: str) -> HttpResponse:
     return connector.acknowledge(events)
 
 
-class _Stored(Pending):
-    """Anything else a webhook carries (delivery statuses, a mix): stored on its own, as `webhook` does."""
+class _Journaled(Pending):
+    """A verified, parsed webhook: group commit journals those of a batch with one statement
+    (connectors/journal.py) and answers each once that commit is done."""
+
+    combine_key = "journal"
 
     def __init__(self, connector: Connector, events: list[InboundEvent | StatusEvent]) -> None:
         self.connector, self.events = connector, events
+        self.row = (connector.inbox.pk, journal.encode(events))
 
     def store(self) -> HttpResponse:
-        _store(self.connector.inbox, self.events)
-        return self.connector.acknowledge(self.events)
-
-
-class _Messages(_Stored):
-    """A verified, parsed webhook holding customer messages only. Group commit stores the messages of
-    every such request of a batch for one inbox with one `receive_many` (conversations/batch.py: a few
-    bulk statements instead of about ten per message), and each request alone if that is refused."""
-
-    def __init__(self, connector: Connector, events: list[InboundEvent]) -> None:
-        super().__init__(connector, list(events))
-        self.combine_key = connector.inbox.pk
+        return self.store_together([self])[0]
 
     @classmethod
     def store_together(cls, items: Sequence[Pending]) -> list[HttpResponse]:
-        requests = [item for item in items if isinstance(item, _Messages)]
-        receive_many(requests[0].connector.inbox, [event for item in requests for event in item.events])
-        return [item.connector.acknowledge(item.events) for item in requests]
+        entries = [item for item in items if isinstance(item, _Journaled)]
+        journal.append([entry.row for entry in entries])
+        return [entry.connector.acknowledge(entry.events) for entry in entries]
 
 
 def _take(request: HttpRequest, kind: str, inbox_uuid: str) -> HttpResponse | Pending:
-    """The reading half of `webhook`, for the group-commit writer: an answer, or what to store."""
+    """The reading half of `webhook`, for the group-commit writer: an answer, or what to journal."""
     prepared = _prepare(request, kind, inbox_uuid)
     if isinstance(prepared, HttpResponse):
         return prepared
     connector, events = prepared
-    if events and all(isinstance(event, InboundEvent) for event in events):
-        return _Messages(connector, events)  # type: ignore[arg-type]  (checked just above)
-    return _Stored(connector, events)
+    return _Journaled(connector, events)
 
 
 @csrf_exempt
 async def webhook_async(request: HttpRequest, kind: str, inbox_uuid: str) -> HttpResponse:
     """The same answers as `webhook`, under ASGI without middleware, through group commit: the answer
-    leaves once the batch holding this request has committed. Everything, the inbox lookup and the
+    leaves once the batch holding this request has committed its journal entry (connectors/journal.py;
+    the journal's consumer then stores the events with the spine). Everything, the inbox lookup and the
     signature check too, runs on the writer thread: Python work is serial under the GIL anyway, and one
     thread hop less is latency saved under load."""
     try:

@@ -43,10 +43,16 @@ agent = make_agent("crash-agent", role="admin", display_name="Crash")
 print(json.dumps({"inbox": inbox.pk, "path": inbox.webhook_path()}))
 """
 
-# Every inbound message of the inbox: external id -> how many rows carry it.
+# Every inbound message of the inbox: external id -> how many rows carry it, once the inbound journal
+# (connectors/journal.py: what a 2xx stored) has been stored with the spine (at most a minute).
 COUNT_INBOUND = """
-import json
+import json, time
 from django.db.models import Count
+from omnidesk.connectors.models import JournalEntry
+deadline = time.monotonic() + 60
+while JournalEntry.objects.filter(failed_at=None).exists() and time.monotonic() < deadline:
+    time.sleep(0.1)
+assert not JournalEntry.objects.exists(), list(JournalEntry.objects.values_list("id", "failed_at", "error"))
 from omnidesk.conversations.models import Message
 rows = (Message.objects.filter(inbox_id=%(inbox)d, direction="in")
         .values("external_id").annotate(n=Count("id")))
@@ -342,11 +348,22 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def worker_pid(server: OmnideskServer, *, other_than: int | None = None, timeout: float = 60) -> int:
+def role_of(pid: int) -> str:
+    """A serve child's role: "tasks" (django-tasks workers) or "journal" (the inbound journal)."""
+    try:
+        argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+    except OSError:
+        return ""
+    return argv[argv.index(b"--role") + 1].decode() if b"--role" in argv else ""
+
+
+def worker_pid(
+    server: OmnideskServer, *, other_than: int | None = None, timeout: float = 60, role: str = "tasks"
+) -> int:
     assert server.proc is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = [p for p in children(server.proc.pid) if p != other_than]
+        pids = [p for p in children(server.proc.pid) if p != other_than and role_of(p) == role]
         if pids:
             return pids[0]
         time.sleep(0.1)
@@ -388,6 +405,27 @@ def test_serve_restarts_a_dead_worker_and_its_events_reach_an_agents_socket(make
         while os.path.exists(f"/proc/{second}") and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not os.path.exists(f"/proc/{second}"), "the worker process outlived serve"
+
+
+def test_a_killed_journal_process_is_replaced_and_loses_nothing(make_server):
+    """The inbound journal's consumer is a child of serve too: SIGKILLed between (or during) batches, it
+    is replaced, and every webhook answered 2xx before, during and after is stored once."""
+    server = make_server()
+    server.start()
+    setup = shell(server, SETUP % {"settings": {}, "secret": SECRET})
+    first = worker_pid(server, role="journal")
+    ids = [f"jk-{i}" for i in range(120)]
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        for n, external_id in enumerate(ids):
+            if n == 60:
+                os.kill(first, signal.SIGKILL)
+            body = message(external_id, f"message {external_id}", contact=f"cust-{n % 7}")
+            assert post(http, setup["path"], body).status_code == 200
+    second = worker_pid(server, role="journal", other_than=first)
+    assert second != first
+    stored = shell(server, COUNT_INBOUND % {"inbox": setup["inbox"]})
+    assert sorted(stored) == sorted(ids)
+    assert set(stored.values()) == {1}
 
 
 # --- hostile webhooks over HTTP ---------------------------------------------------------------------

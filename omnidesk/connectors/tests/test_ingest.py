@@ -13,8 +13,10 @@ from channels.db import database_sync_to_async
 from channels.testing import HttpCommunicator
 from django.db import connections
 
+from omnidesk.connectors import journal
 from omnidesk.connectors.base import IdentityClaim, InboundEvent
 from omnidesk.connectors.ingest import GroupCommit, Pending
+from omnidesk.connectors.models import JournalEntry
 from omnidesk.connectors.signing import signed_headers
 from omnidesk.connectors.views import _store
 from omnidesk.contacts.models import Contact
@@ -23,7 +25,7 @@ from omnidesk.conversations.actions import ActionError
 from omnidesk.conversations.models import Message
 from omnidesk.testing.factories import SIGNING_SECRET, make_inbox
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.asyncio]
 
 
 def event(external_id: str, customer: str = "c-1") -> InboundEvent:
@@ -174,7 +176,12 @@ async def test_webhooks_of_one_batch_read_their_inbox_once_and_are_stored_togeth
     answers = await held_batch(writer, jobs)
     assert [a.status_code for a in answers] == [200, 200, 403, 200, 200]
     assert len(reads) == 1
+    # Journaled (connectors/journal.py), not yet in conversations; the consumer stores them together.
+    assert await database_sync_to_async(JournalEntry.objects.filter(inbox_id=inbox.pk).count)() == 4
+    assert not await database_sync_to_async(Message.objects.exists)()
+    assert await database_sync_to_async(journal.process)() == 4
     assert await database_sync_to_async(Message.objects.filter(inbox=inbox).count)() == 4
+    assert not await database_sync_to_async(JournalEntry.objects.exists)()
 
 
 async def test_the_writer_keeps_its_connection_between_batches(writer, settings):
@@ -218,6 +225,8 @@ async def test_the_lean_route_stores_and_answers_like_the_full_stack():
         assert json.loads(response["body"]) == {"ok": True, "accepted": 1}
         headers = {k.lower(): v for k, v in response["headers"]}
         assert headers[b"content-length"] == str(len(response["body"])).encode()
+    assert await database_sync_to_async(JournalEntry.objects.count)() == 2  # both deliveries, journaled
+    assert await database_sync_to_async(journal.process)() == 2
     assert await database_sync_to_async(Message.objects.filter(external_id="lean-1").count)() == 1
 
     forged = await post(inbox.webhook_path(), body, signed_headers("wrong", body))

@@ -1,0 +1,396 @@
+"""The inbound journal: what /hooks/ stores before it answers 2xx, and what turns it into conversations.
+
+A provider's webhook needs one durable write before its 2xx (ARCHITECTURE §4: "verify, one durable write,
+2xx"). Under ASGI the lean route verifies and parses the request, checks that every event can be stored,
+and writes the parsed events as one journal row, many requests per commit (connectors/ingest.py). The
+consumer (`omnidesk serve`'s journal process, or a thread of `omnidesk worker`) reads the journal in
+order, stores the events with the spine (`receive_many`, `update_delivery_status`) and deletes the rows in
+the same transaction: every acknowledged event is processed exactly once, after a crash too. An entry the
+spine refuses for good is set aside with the reason (`failed_at`, `error`; the admin lists them and can
+queue them again); database trouble leaves the entries in place for the next attempt.
+docs/decisions/0005-inbound-journal.md has the measurements behind this.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections, transaction
+from django.utils import timezone
+
+from .base import IdentityClaim, InboundAttachment, InboundEvent, PayloadError, StatusEvent
+
+logger = logging.getLogger(__name__)
+
+Event = InboundEvent | StatusEvent
+
+# Entries per consumer transaction: enough to batch the spine's statements, short enough that SQLite's
+# write lock is not kept from the webhook writer for long (a batch of 64 single-message webhooks holds it
+# for some 30 ms on this machine).
+BATCH = 64
+# On SQLite, after a full batch (a backlog), the consumer waits this long before its next one: the
+# webhook writer, retrying BEGIN IMMEDIATE every ≤ 4 ms (omnidesk/db/sqlite/base.py), gets the lock in
+# between, so acknowledgements never wait for the backlog.
+SQLITE_YIELD_SECONDS = 0.005
+# Only one consumer at a time (PostgreSQL; SQLite's write lock serialises them anyway): the order of
+# each inbox's messages is the journal's.
+ADVISORY_LOCK_KEY = 0x6F6D6E69  # "omni"
+# Errors that say "try again later", not "this entry is wrong".
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+# --- where the journal lives -------------------------------------------------------------------------
+
+JOURNAL = "journal"  # the database alias on SQLite (settings.py); on PostgreSQL the journal is in "default"
+
+
+def alias() -> str:
+    from django.conf import settings
+
+    return JOURNAL if JOURNAL in settings.DATABASES else "default"
+
+
+class JournalRouter:
+    """JournalEntry to the "journal" database where there is one, every other model never there."""
+
+    @staticmethod
+    def _is_journal(app_label: str, model_name: str | None) -> bool:
+        return app_label == "connectors" and model_name == "journalentry"
+
+    def db_for_read(self, model: Any, **hints: Any) -> str | None:
+        return alias() if self._is_journal(model._meta.app_label, model._meta.model_name) else None
+
+    db_for_write = db_for_read
+
+    def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool | None:
+        if db == JOURNAL:
+            return self._is_journal(app_label, model_name)
+        if self._is_journal(app_label, model_name):
+            return alias() == db
+        return None
+
+
+# --- checking and encoding ---------------------------------------------------------------------------
+
+# The columns' limits (conversations.Message, contacts.ContactIdentity); longer text fields are cut.
+LIMITS = {"external_id": 255, "language": 16, "identity": 255, "scope": 128}
+
+
+def check(events: Sequence[Event]) -> None:
+    """Refuse (PayloadError, a 400) what no database could store: a journaled event must not fail
+    later for its values. NUL characters (PostgreSQL refuses them in text), unpaired surrogates (not
+    UTF-8), and values longer than their columns."""
+    for event in events:
+        if isinstance(event, InboundEvent) and not event.external_id:
+            # The journal's consumer may store an entry twice after a crash; the id makes that harmless.
+            raise PayloadError("a message needs the provider's id")
+        if len(event.external_id) > LIMITS["external_id"]:
+            raise PayloadError(f"an id is at most {LIMITS['external_id']} characters")
+        if isinstance(event, StatusEvent):
+            _check_text(event.external_id, event.status, event.error)
+            continue
+        if len(event.language) > LIMITS["language"]:
+            raise PayloadError(f"a language code is at most {LIMITS['language']} characters")
+        for claim in event.identities:
+            if len(claim.value) > LIMITS["identity"] or len(claim.scope) > LIMITS["scope"]:
+                raise PayloadError(f"an address is at most {LIMITS['identity']} characters")
+            _check_text(claim.kind, claim.value, claim.scope)
+        _check_text(
+            event.external_id, event.text, event.html, event.contact_name, event.language, event.subject,
+            *event.thread_refs, *(a.filename for a in event.attachments), *(a.content_type for a in event.attachments),
+        )
+        _check_value(event.metadata)
+
+
+def _check_text(*values: str) -> None:
+    for value in values:
+        if "\x00" in value:
+            raise PayloadError("the payload holds a NUL character, which cannot be stored")
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise PayloadError("the payload holds text that is not valid Unicode (an unpaired surrogate)") from None
+
+
+def _check_value(value: Any) -> None:
+    if isinstance(value, str):
+        _check_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(str(key))
+            _check_value(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_value(item)
+
+
+# --- encoding ---------------------------------------------------------------------------------------
+
+
+def encode(events: Sequence[Event]) -> str:
+    """The events of one request as compact JSON (attachments base64)."""
+    out: list[dict[str, Any]] = []
+    for event in events:
+        if isinstance(event, StatusEvent):
+            out.append({"t": "s", "id": event.external_id, "status": event.status, "error": event.error})
+            continue
+        item: dict[str, Any] = {
+            "t": "m",
+            "id": event.external_id,
+            "who": [[c.kind, c.value, c.scope, c.verified] for c in event.identities],
+            "text": event.text,
+        }
+        optional = {
+            "html": event.html,
+            "name": event.contact_name,
+            "lang": event.language,
+            "subject": event.subject,
+            "sent_at": event.sent_at.isoformat() if event.sent_at else None,
+            "refs": list(event.thread_refs),
+            "files": [
+                [a.filename, a.content_type, base64.b64encode(a.data).decode()] for a in event.attachments
+            ],
+            "meta": event.metadata,
+        }
+        item.update((key, value) for key, value in optional.items() if value)
+        out.append(item)
+    return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(payload: str) -> list[Event]:
+    events: list[Event] = []
+    for item in json.loads(payload):
+        if item["t"] == "s":
+            events.append(StatusEvent(external_id=item["id"], status=item["status"], error=item["error"]))
+            continue
+        sent_at = item.get("sent_at")
+        events.append(
+            InboundEvent(
+                external_id=item["id"],
+                identities=[IdentityClaim(kind, value, scope, verified) for kind, value, scope, verified in item["who"]],
+                text=item["text"],
+                html=item.get("html", ""),
+                contact_name=item.get("name", ""),
+                language=item.get("lang", ""),
+                subject=item.get("subject", ""),
+                sent_at=dt.datetime.fromisoformat(sent_at) if sent_at else None,
+                thread_refs=tuple(item.get("refs", ())),
+                attachments=[
+                    InboundAttachment(name, content_type, base64.b64decode(data))
+                    for name, content_type, data in item.get("files", ())
+                ],
+                metadata=item.get("meta", {}),
+            )
+        )
+    return events
+
+
+# --- writing (the web process) ----------------------------------------------------------------------
+
+
+def append(rows: Sequence[tuple[int, str]]) -> None:
+    """Journal (inbox id, encoded events) rows: one statement for all, in the journal database's current
+    transaction (group commit's, connectors/ingest.py), and a wake-up for the consumer once it commits."""
+    from .models import JournalEntry
+
+    using = alias()
+    db = connections[using]
+    table = db.ops.quote_name(JournalEntry._meta.db_table)
+    now = timezone.now()
+    with transaction.atomic(using=using, savepoint=False), db.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (inbox_id, received_at, payload, error) VALUES (%s, %s, %s, '')",  # noqa: S608
+            [(inbox_id, now, payload) for inbox_id, payload in rows],
+        )
+        transaction.on_commit(notify, using=using)
+
+
+_wakers: list[Callable[[], None]] = []
+
+
+def add_waker(waker: Callable[[], None]) -> None:
+    """Called after every commit that journaled something (`omnidesk serve` wakes its journal process)."""
+    _wakers.append(waker)
+
+
+def remove_waker(waker: Callable[[], None]) -> None:
+    if waker in _wakers:
+        _wakers.remove(waker)
+
+
+def notify() -> None:
+    for waker in list(_wakers):
+        try:
+            waker()
+        except Exception:  # a wake-up is an optimisation: the consumer polls anyway
+            logger.debug("journal wake-up failed", exc_info=True)
+
+
+# --- reading (the consumer) -------------------------------------------------------------------------
+
+
+def process(limit: int = BATCH) -> int:
+    """Store up to `limit` journaled requests with the spine, oldest first, and delete them, in one
+    transaction; entries refused for good are set aside. Returns how many entries it took (0: empty).
+    Raises a TRANSIENT error (nothing of the batch is done) when the database is unavailable."""
+    from .models import Inbox, JournalEntry
+
+    using = alias()
+    same_database = using == "default"
+    failed: dict[int, str] = {}
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+        entries = list(
+            JournalEntry.objects.filter(failed_at=None).order_by("id").values_list("id", "inbox_id", "payload")[:limit]
+        )
+        if not entries:
+            return 0
+        inboxes = Inbox.objects.in_bulk({inbox_id for _, inbox_id, _ in entries})
+        by_inbox: dict[int, list[tuple[int, str]]] = {}
+        for entry_id, inbox_id, payload in entries:
+            by_inbox.setdefault(inbox_id, []).append((entry_id, payload))
+        for inbox_id, items in by_inbox.items():
+            inbox = inboxes.get(inbox_id)
+            if inbox is None:
+                for entry_id, _ in items:
+                    failed[entry_id] = f"the inbox {inbox_id} no longer exists"
+                continue
+            _store_entries(inbox, items, failed)
+        if same_database:  # stored and taken off the journal in one transaction
+            _take_off(entries, failed)
+    if not same_database:
+        # Two databases, two commits. A crash between them leaves entries the spine already stored: the
+        # next batch stores them again, which changes nothing (every journaled message has an external id,
+        # deduplicated on (inbox, external_id); statuses only move forward).
+        with transaction.atomic(using=using):
+            _take_off(entries, failed)
+    return len(entries)
+
+
+def _take_off(entries: list[tuple[int, int, str]], failed: dict[int, str]) -> None:
+    from .models import JournalEntry
+
+    done = [entry_id for entry_id, _, _ in entries if entry_id not in failed]
+    if done:
+        JournalEntry.objects.filter(id__in=done).delete()
+    now = timezone.now()
+    for entry_id, reason in failed.items():
+        JournalEntry.objects.filter(id=entry_id).update(failed_at=now, error=reason[:2000])
+
+
+def _store_entries(inbox: Any, items: list[tuple[int, str]], failed: dict[int, str]) -> None:
+    """One inbox's entries: together in one savepoint (consecutive messages as one receive_many), else
+    each alone, so only an entry at fault is set aside."""
+    decoded: list[tuple[int, list[Event]]] = []
+    for entry_id, payload in items:
+        try:
+            decoded.append((entry_id, decode(payload)))
+        except (ValueError, KeyError, TypeError) as exc:
+            failed[entry_id] = f"unreadable journal entry: {exc}"
+    if len(decoded) > 1:
+        try:
+            with transaction.atomic():
+                store([event for _, events in decoded for event in events], inbox)
+            return
+        except TRANSIENT:
+            raise
+        except Exception:
+            logger.debug("storing %d journal entries together failed; one by one", len(decoded), exc_info=True)
+    for entry_id, events in decoded:
+        try:
+            with transaction.atomic():
+                store(events, inbox)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            logger.warning("journal entry %s of inbox %s set aside: %s", entry_id, inbox.pk, exc)
+            failed[entry_id] = f"{type(exc).__name__}: {exc}"
+
+
+def store(events: Sequence[Event], inbox: Any) -> None:
+    """Events in their order: consecutive messages as one envelope (conversations/batch.py), statuses
+    in their place. Also the synchronous webhook route's write (connectors/views.py)."""
+    from omnidesk.conversations.actions import update_delivery_status
+    from omnidesk.conversations.batch import receive_many
+
+    messages: list[InboundEvent] = []
+    for event in events:
+        if isinstance(event, InboundEvent):
+            messages.append(event)
+            continue
+        if messages:
+            receive_many(inbox, messages)
+            messages = []
+        update_delivery_status(inbox, event)
+    if messages:
+        receive_many(inbox, messages)
+
+
+class Consumer:
+    """Runs `process` until stopped: at once when woken (`wake()`), else every `poll` seconds; backs off
+    while the database is unavailable. One thread; its database connection stays open between batches."""
+
+    def __init__(self, poll: float = 0.5) -> None:
+        self.poll = poll
+        self.running = True
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self.running = False
+        self._wake.set()
+
+    def run(self) -> None:
+        delay = 0.5
+        try:
+            while self.running:
+                if connection.connection is not None:
+                    connection.close_at = None  # keep it, whatever CONN_MAX_AGE says for requests
+                connection.close_if_unusable_or_obsolete()
+                self._wake.clear()
+                try:
+                    taken = process()
+                except TRANSIENT:
+                    logger.warning("the journal could not be read; trying again in %.1f s", delay, exc_info=True)
+                    connection.close()
+                    time.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+                    continue
+                except DatabaseError:
+                    # Not an entry's fault (those are set aside inside process): a broken transaction.
+                    logger.exception("journal batch failed; trying again in %.1f s", delay)
+                    connection.close()
+                    time.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+                    continue
+                delay = 0.5
+                if not taken:
+                    self._wake.wait(self.poll)
+                elif taken >= BATCH and connection.vendor == "sqlite":
+                    time.sleep(SQLITE_YIELD_SECONDS)
+        finally:
+            connection.close()
+
+
+def retry(entry_ids: Sequence[int]) -> int:
+    """Queue set-aside entries again (the admin's action)."""
+    from .models import JournalEntry
+
+    using = alias()
+    with transaction.atomic(using=using):
+        count = JournalEntry.objects.filter(id__in=entry_ids).exclude(failed_at=None).update(failed_at=None, error="")
+        if count:
+            transaction.on_commit(notify, using=using)
+    return count
+

@@ -1,0 +1,217 @@
+"""The inbound journal (omnidesk/connectors/journal.py): encode/decode, checks, the consumer's promises."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+from django.db import OperationalError, connection, transaction
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from omnidesk.connectors import journal
+from omnidesk.connectors.base import IdentityClaim, InboundAttachment, InboundEvent, PayloadError, StatusEvent
+from omnidesk.connectors.models import JournalEntry
+from omnidesk.conversations import batch
+from omnidesk.conversations.constants import DeliveryStatus, Direction
+from omnidesk.conversations.models import Message
+from omnidesk.testing.factories import make_inbox
+
+text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
+claims = st.builds(IdentityClaim, st.sampled_from(["external", "email", "phone"]), text, text, st.booleans())
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | text,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(text, children, max_size=3),
+    max_leaves=8,
+)
+inbound = st.builds(
+    InboundEvent,
+    external_id=text,
+    identities=st.lists(claims, max_size=3),
+    text=text,
+    html=text,
+    contact_name=text,
+    language=st.sampled_from(["", "en", "zh-Hant"]),
+    subject=text,
+    sent_at=st.none() | st.datetimes(timezones=st.just(dt.UTC)),
+    thread_refs=st.lists(text, max_size=3).map(tuple),
+    attachments=st.lists(st.builds(InboundAttachment, text, text, st.binary(max_size=40)), max_size=2),
+    metadata=st.dictionaries(text, json_values, max_size=3),
+)
+status = st.builds(StatusEvent, external_id=text, status=text, error=text)
+
+
+@settings(max_examples=200)
+@given(st.lists(inbound | status, max_size=4))
+def test_decode_gives_back_what_encode_was_given(events):
+    assert journal.decode(journal.encode(events)) == events
+
+
+def event(external_id: str, customer: str = "c-1", text: str = "hi") -> InboundEvent:
+    return InboundEvent(external_id=external_id, identities=[IdentityClaim("external", customer)], text=text)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        event("nul", text="a\x00b"),
+        event("nul\x00id"),
+        event("x", customer="c\x00"),
+        InboundEvent("meta", [IdentityClaim("external", "c")], "hi", metadata={"k": ["\x00"]}),
+        InboundEvent("key", [IdentityClaim("external", "c")], "hi", metadata={"k\x00": 1}),
+        event("surrogate", text="\ud800"),
+        event("x" * 256),
+        InboundEvent("lang", [IdentityClaim("external", "c")], "hi", language="x" * 17),
+        event("long-address", customer="c" * 256),
+        StatusEvent("s" * 256, "read"),
+        StatusEvent("s", "read", error="\x00"),
+    ],
+)
+def test_check_refuses_what_no_database_could_store(bad):
+    with pytest.raises(PayloadError) as refused:
+        journal.check([event("fine"), bad])
+    assert refused.value.reason
+
+
+def test_check_passes_what_can_be_stored():
+    journal.check([event("x" * 255, text="\u00e8 \u4f60\u597d \U0001f600"), StatusEvent("s", "read")])
+
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+def append(inbox, *requests: list) -> None:
+    with transaction.atomic(using=journal.alias()):
+        journal.append([(inbox.pk, journal.encode(events)) for events in requests])
+
+
+def inbound_ids(inbox) -> list[str]:
+    return list(
+        Message.objects.filter(inbox=inbox, direction=Direction.IN).order_by("id").values_list("external_id", flat=True)
+    )
+
+
+def test_process_stores_in_journal_order_and_empties_the_journal():
+    inbox = make_inbox("api")
+    append(inbox, [event("a-1", "c-1")], [event("a-2", "c-2"), event("a-3", "c-1")], [event("a-4", "c-3")])
+    assert journal.process() == 3
+    assert inbound_ids(inbox) == ["a-1", "a-2", "a-3", "a-4"]
+    assert not JournalEntry.objects.exists()
+    assert journal.process() == 0
+
+
+def test_a_redelivery_in_the_journal_is_one_message():
+    inbox = make_inbox("api")
+    append(inbox, [event("dup")], [event("dup")], [event("other")])
+    journal.process()
+    append(inbox, [event("dup")])
+    journal.process()
+    assert inbound_ids(inbox) == ["dup", "other"]
+
+
+def test_a_status_follows_the_messages_before_it():
+    from omnidesk.conversations.actions import send_message
+
+    inbox = make_inbox("api")
+    append(inbox, [event("m-1")])
+    journal.process()
+    conversation = Message.objects.get(external_id="m-1").conversation
+    reply = send_message(conversation, inbox=inbox, text="hello")
+    Message.objects.filter(pk=reply.pk).update(external_id="out-1", status=DeliveryStatus.SENT)
+    append(inbox, [event("m-2"), StatusEvent("out-1", DeliveryStatus.READ), event("m-3")])
+    journal.process()
+    assert Message.objects.get(pk=reply.pk).status == DeliveryStatus.READ
+    assert inbound_ids(inbox) == ["m-1", "m-2", "m-3"]
+
+
+def test_an_entry_the_spine_refuses_is_set_aside_alone_with_the_reason():
+    inbox = make_inbox("api")
+    refused = [InboundEvent("bad", [IdentityClaim("email", "not-an-address")], "hi")]
+    append(inbox, [event("ok-1")], refused, [event("ok-2")])
+    JournalEntry.objects.create(inbox_id=inbox.pk, received_at=dt.datetime.now(dt.UTC), payload="{not json")
+    assert journal.process() == 4
+    assert inbound_ids(inbox) == ["ok-1", "ok-2"]
+    aside = list(JournalEntry.objects.order_by("id").values_list("failed_at", "error"))
+    assert len(aside) == 2 and all(failed_at is not None and error for failed_at, error in aside)
+    assert "address" in aside[0][1].lower() or "email" in aside[0][1].lower()
+    assert aside[1][1].startswith("unreadable")
+    assert journal.process() == 0  # set aside: not taken again
+    ids = list(JournalEntry.objects.values_list("id", flat=True))
+    assert journal.retry(ids) == 2
+    assert JournalEntry.objects.filter(failed_at=None).count() == 2
+
+
+def test_database_trouble_leaves_the_whole_batch_for_the_next_attempt(monkeypatch):
+    inbox = make_inbox("api")
+    append(inbox, [event("t-1")], [event("t-2", "c-2")])
+
+    def unavailable(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(batch, "receive_many", unavailable)
+    with pytest.raises(OperationalError):
+        journal.process()
+    assert JournalEntry.objects.filter(failed_at=None).count() == 2
+    assert not Message.objects.exists()
+    monkeypatch.undo()
+    assert journal.process() == 2
+    assert inbound_ids(inbox) == ["t-1", "t-2"]
+
+
+def test_the_consumer_wakes_when_told_and_stops():
+    inbox = make_inbox("api")
+    consumer = journal.Consumer(poll=3600)  # it would never poll in time: only a wake-up can do it
+    journal.add_waker(consumer.wake)
+    thread = threading.Thread(target=consumer.run)
+    thread.start()
+    try:
+        time.sleep(0.2)  # let it find the journal empty and wait
+        append(inbox, [event("woken")])  # on commit: notify() -> consumer.wake()
+        deadline = time.monotonic() + 30
+        while not Message.objects.filter(external_id="woken").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert Message.objects.filter(external_id="woken").exists()
+    finally:
+        journal.remove_waker(consumer.wake)
+        consumer.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+    connection.close()
+
+
+def test_nothing_is_journaled_or_woken_when_the_transaction_rolls_back():
+    inbox = make_inbox("api")
+    woken: list[int] = []
+    journal.add_waker(lambda: woken.append(1))
+    try:
+        with pytest.raises(RuntimeError), transaction.atomic(using=journal.alias()):
+            journal.append([(inbox.pk, journal.encode([event("never")]))])
+            raise RuntimeError("the batch failed")
+    finally:
+        journal._wakers.clear()
+    assert not JournalEntry.objects.exists()
+    assert woken == []
+
+
+def test_the_admin_lists_the_journal_and_queues_set_aside_entries_again(client):
+    from django.contrib.auth import get_user_model
+
+    inbox = make_inbox("api")
+    append(inbox, [InboundEvent("bad", [IdentityClaim("email", "not-an-address")], "hi")])
+    journal.process()
+    entry = JournalEntry.objects.get()
+    assert entry.failed_at is not None
+    admin = get_user_model().objects.create_superuser("journal-admin", "a@example.com", "pw-journal-admin-1")
+    client.force_login(admin)
+    listing = client.get("/admin/connectors/journalentry/")
+    assert listing.status_code == 200 and str(entry.pk) in listing.content.decode()
+    answer = client.post(
+        "/admin/connectors/journalentry/",
+        {"action": "queue_again", "_selected_action": [entry.pk]},
+        follow=True,
+    )
+    assert answer.status_code == 200
+    assert "1 entry queued again." in answer.content.decode()
+    assert JournalEntry.objects.get().failed_at is None
