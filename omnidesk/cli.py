@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -136,10 +137,8 @@ class WorkerProcess:
         sock = self._sock
         if sock is None:
             return
-        try:
+        with contextlib.suppress(OSError):
             sock.send(b"w", socket.MSG_DONTWAIT)
-        except OSError:
-            pass
 
     async def supervise(self) -> None:
         """Run the child, relay its events, and start a new one whenever it exits, until stop()."""
@@ -326,14 +325,14 @@ def cmd_worker(args: argparse.Namespace) -> None:
     _setup()
     from django.core.management import call_command
 
-    from omnidesk.conversations.tasks import recover_deliveries
-
     from omnidesk.connectors.journal import Consumer
+    from omnidesk.conversations.tasks import recover_deliveries
 
     recover_deliveries()
     # Webhooks journaled by `omnidesk web` processes: no wake-up crosses machines, so it polls often
     # (a SELECT of at most one row when idle); several workers take turns (connectors/journal.py).
-    journal_thread = JournalThread(Consumer(poll=float(os.environ.get("OMNIDESK_JOURNAL_POLL", "0.05"))))
+    poll = float(os.environ.get("OMNIDESK_JOURNAL_POLL", "0.05"))
+    journal_thread = JournalThread(Consumer(poll=poll))
     journal_thread.start()
     try:
         call_command("db_worker", queue_name="*", interval=args.interval)

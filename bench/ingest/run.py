@@ -308,8 +308,8 @@ def bench_backend(name: str, database_url: str | None, args: argparse.Namespace)
             "backlog_after": [left, left_b],
         }
         print(
-            f"  (b) {name}: {batched['processed_per_second']:.0f} messages/s into conversations in envelopes of "
-            f"{args.events_per_request} ({stored_b} stored; acknowledged at "
+            f"  (b) {name}: {batched['processed_per_second']:.0f} messages/s into conversations in "
+            f"envelopes of {args.events_per_request} ({stored_b} stored; acknowledged at "
             f"{batched['messages_per_second']:.0f}/s) and {acked['processed_per_second']:.0f}/s one per "
             f"webhook vs plain SQL {sql['messages_per_second']:.0f}/s = {result['b']['ratio']:.3f} / "
             f"{result['b']['single']['ratio']:.3f} "

@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from pydantic import ValidationError
 
-from .constants import ChannelKind
 from . import journal
+from .constants import ChannelKind
 from .models import Inbox, JournalEntry
 from .registry import available_kinds, get_connector_class
 
@@ -264,5 +264,6 @@ class JournalEntryAdmin(admin.ModelAdmin):
         count = journal.retry(list(queryset.values_list("id", flat=True)))
         self.message_user(
             request,
-            ngettext("%(count)d entry queued again.", "%(count)d entries queued again.", count) % {"count": count},
+            ngettext("%(count)d entry queued again.", "%(count)d entries queued again.", count)
+            % {"count": count},
         )

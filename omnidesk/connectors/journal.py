@@ -69,7 +69,9 @@ class JournalRouter:
 
     db_for_write = db_for_read
 
-    def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool | None:
+    def allow_migrate(
+        self, db: str, app_label: str, model_name: str | None = None, **hints: Any
+    ) -> bool | None:
         if db == JOURNAL:
             return self._is_journal(app_label, model_name)
         if self._is_journal(app_label, model_name):
@@ -103,8 +105,15 @@ def check(events: Sequence[Event]) -> None:
                 raise PayloadError(f"an address is at most {LIMITS['identity']} characters")
             _check_text(claim.kind, claim.value, claim.scope)
         _check_text(
-            event.external_id, event.text, event.html, event.contact_name, event.language, event.subject,
-            *event.thread_refs, *(a.filename for a in event.attachments), *(a.content_type for a in event.attachments),
+            event.external_id,
+            event.text,
+            event.html,
+            event.contact_name,
+            event.language,
+            event.subject,
+            *event.thread_refs,
+            *(a.filename for a in event.attachments),
+            *(a.content_type for a in event.attachments),
         )
         _check_value(event.metadata)
 
@@ -116,7 +125,9 @@ def _check_text(*values: str) -> None:
         try:
             value.encode()
         except UnicodeEncodeError:
-            raise PayloadError("the payload holds text that is not valid Unicode (an unpaired surrogate)") from None
+            raise PayloadError(
+                "the payload holds text that is not valid Unicode (an unpaired surrogate)"
+            ) from None
 
 
 def _check_value(value: Any) -> None:
@@ -174,7 +185,10 @@ def decode(payload: str) -> list[Event]:
         events.append(
             InboundEvent(
                 external_id=item["id"],
-                identities=[IdentityClaim(kind, value, scope, verified) for kind, value, scope, verified in item["who"]],
+                identities=[
+                    IdentityClaim(kind, value, scope, verified)
+                    for kind, value, scope, verified in item["who"]
+                ],
                 text=item["text"],
                 html=item.get("html", ""),
                 contact_name=item.get("name", ""),
@@ -250,7 +264,9 @@ def process(limit: int = BATCH) -> int:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
         entries = list(
-            JournalEntry.objects.filter(failed_at=None).order_by("id").values_list("id", "inbox_id", "payload")[:limit]
+            JournalEntry.objects.filter(failed_at=None)
+            .order_by("id")
+            .values_list("id", "inbox_id", "payload")[:limit]
         )
         if not entries:
             return 0
@@ -304,7 +320,9 @@ def _store_entries(inbox: Any, items: list[tuple[int, str]], failed: dict[int, s
         except TRANSIENT:
             raise
         except Exception:
-            logger.debug("storing %d journal entries together failed; one by one", len(decoded), exc_info=True)
+            logger.debug(
+                "storing %d journal entries together failed; one by one", len(decoded), exc_info=True
+            )
     for entry_id, events in decoded:
         try:
             with transaction.atomic():
@@ -362,7 +380,9 @@ class Consumer:
                 try:
                     taken = process()
                 except TRANSIENT:
-                    logger.warning("the journal could not be read; trying again in %.1f s", delay, exc_info=True)
+                    logger.warning(
+                        "the journal could not be read; trying again in %.1f s", delay, exc_info=True
+                    )
                     connection.close()
                     time.sleep(delay)
                     delay = min(delay * 2, 30.0)
@@ -389,8 +409,11 @@ def retry(entry_ids: Sequence[int]) -> int:
 
     using = alias()
     with transaction.atomic(using=using):
-        count = JournalEntry.objects.filter(id__in=entry_ids).exclude(failed_at=None).update(failed_at=None, error="")
+        count = (
+            JournalEntry.objects.filter(id__in=entry_ids)
+            .exclude(failed_at=None)
+            .update(failed_at=None, error="")
+        )
         if count:
             transaction.on_commit(notify, using=using)
     return count
-

@@ -9,7 +9,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 
-from django.db import DatabaseError, DataError, transaction
+from django.db import DatabaseError, DataError, connections, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -33,6 +33,15 @@ def error(status: int, code: str, detail: str) -> JsonResponse:
 Prepared = tuple[Connector, list[InboundEvent | StatusEvent]]
 
 
+def _enabled_inbox(key: uuid.UUID, kind: str) -> Inbox | None:
+    """The enabled inbox of that kind and uuid. Raw SQL: a quarter of the ORM's CPU (≈ 90 against 350 µs,
+    most of it compiling the query), and at 100 webhooks/s every request is a batch of its own."""
+    db = connections[Inbox.objects.db]
+    sql = f"SELECT * FROM {db.ops.quote_name(Inbox._meta.db_table)} WHERE uuid = %s AND kind = %s AND enabled"  # noqa: S608
+    uuid_param = Inbox._meta.get_field("uuid").get_db_prep_value(key, db)
+    return next(iter(Inbox.objects.raw(sql, [uuid_param, kind])), None)
+
+
 def _prepare(request: HttpRequest, kind: str, inbox_uuid: str) -> HttpResponse | Prepared:
     """Find the inbox, verify and parse: a response to send back, or the connector and its events."""
     connector_class = get_connector_class(kind)
@@ -46,7 +55,7 @@ def _prepare(request: HttpRequest, kind: str, inbox_uuid: str) -> HttpResponse |
     if memo is not None and (kind, key) in memo:
         connector = memo[(kind, key)]
     else:
-        inbox = Inbox.objects.filter(uuid=key, kind=kind, enabled=True).first()
+        inbox = _enabled_inbox(key, kind)
         connector = connector_class(inbox) if connector_class is not None and inbox is not None else None
         if memo is not None:
             memo[(kind, key)] = connector

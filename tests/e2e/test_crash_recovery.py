@@ -351,7 +351,8 @@ def children(pid: int) -> list[int]:
 def role_of(pid: int) -> str:
     """A serve child's role: "tasks" (django-tasks workers) or "journal" (the inbound journal)."""
     try:
-        argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
     except OSError:
         return ""
     return argv[argv.index(b"--role") + 1].decode() if b"--role" in argv else ""

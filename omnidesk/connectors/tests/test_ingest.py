@@ -155,12 +155,11 @@ async def test_webhooks_of_one_batch_read_their_inbox_once_and_are_stored_togeth
     from django.test import RequestFactory
 
     from omnidesk.connectors import views
-    from omnidesk.connectors.models import Inbox
 
     inbox = await database_sync_to_async(make_inbox)("api")
-    reads: list[dict] = []
-    real_filter = Inbox.objects.filter
-    monkeypatch.setattr(Inbox.objects, "filter", lambda **kw: reads.append(kw) or real_filter(**kw))
+    reads: list[tuple] = []
+    real_read = views._enabled_inbox
+    monkeypatch.setattr(views, "_enabled_inbox", lambda *args: reads.append(args) or real_read(*args))
     factory = RequestFactory()
 
     def signed(n: int):

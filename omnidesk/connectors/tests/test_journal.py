@@ -89,7 +89,9 @@ def append(inbox, *requests: list) -> None:
 
 def inbound_ids(inbox) -> list[str]:
     return list(
-        Message.objects.filter(inbox=inbox, direction=Direction.IN).order_by("id").values_list("external_id", flat=True)
+        Message.objects.filter(inbox=inbox, direction=Direction.IN)
+        .order_by("id")
+        .values_list("external_id", flat=True)
     )
 
 
