@@ -1,23 +1,25 @@
-"""Batched inbound: one envelope of customer messages stored with a constant number of statements.
+"""Inbound customer messages stored with a constant number of statements, one or an envelope of many.
 
-`receive_many(inbox, events)` gives the answers `actions.receive_message` would give for each event in
-order (same rows, same realtime events, one process_inbound job per new message), but it reads what
-it needs in a few queries up front, decides every event in memory, and writes with multi-row inserts
-and one UPDATE statement run once per touched conversation. docs/spine.md ("Envelopes") walks through it.
+`receive_many(inbox, events)` stores each event as the spine's rules say (dedupe on the inbox's external
+id, identity resolution, continuity, channel switches; the oracle is conversations/tests/reference.py):
+same rows and realtime events as one message at a time, one process_inbound job per new message. It reads
+what it needs in a few queries up front, decides every event in memory, and writes with multi-row inserts
+and one UPDATE statement run once per touched conversation. `actions.receive_message` is this for one
+event. docs/spine.md ("Envelopes") walks through it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import weakref
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from omnidesk.connectors.base import IdentityClaim, InboundEvent
@@ -26,14 +28,14 @@ from omnidesk.contacts.actions import normalize_claims
 from omnidesk.contacts.models import Contact, ContactIdentity
 
 from . import events as realtime
-from .actions import ActionError, Received, inbound_message, receive_message
+from .actions import ActionError, Received, inbound_message
 from .constants import ACTIVE_STATUSES, DeliveryStatus, Direction, EventType, MessageKind, SenderType, Status
-from .models import Attachment, Conversation, Message
+from .models import Attachment, Conversation, Message, Tag
 
 IdentityKey = tuple[str, str, str]
 
-# What receive_message writes on an existing conversation (resolved_at only when it reopens one; here
-# always, with the value it already had otherwise: the same end state in one statement).
+# What a customer's message changes on an existing conversation (resolved_at only when it reopens one;
+# here always, with the value it already had otherwise: the same end state in one statement).
 _CONVERSATION_UPDATE = (
     "last_message_at",
     "last_inbound_at",
@@ -49,7 +51,6 @@ def receive_many(inbox: Inbox, events: Sequence[InboundEvent]) -> list[Received]
     """Store an envelope of inbound messages, all or nothing; one Received per event, in order.
 
     Raises InvalidIdentity or ActionError for the first bad event, before anything is written.
-    A single event takes receive_message's path, which is tuned for one message per webhook.
     """
     prepared: list[tuple[InboundEvent, list[IdentityClaim]]] = []
     for event in events:
@@ -59,8 +60,6 @@ def receive_many(inbox: Inbox, events: Sequence[InboundEvent]) -> list[Received]
         prepared.append((event, claims))
     if not prepared:
         return []
-    if len(prepared) == 1:
-        return [receive_message(inbox, events[0])]
     for attempt in range(3):
         try:
             with transaction.atomic():
@@ -109,14 +108,19 @@ class _Envelope:
     # --- reading ---------------------------------------------------------------------------------
 
     def _load(self, prepared: list[tuple[InboundEvent, list[IdentityClaim]]], since: dt.datetime) -> None:
-        external_ids = {e.external_id for e, _ in prepared if e.external_id}
+        # The reads of every message, written as SQL: compiling them with the ORM cost more CPU than the
+        # rest of a single message's work (docs/benchmarks-webchat.md). The rare ones stay in the ORM.
+        external_ids = sorted({e.external_id for e, _ in prepared if e.external_id})
         if external_ids:
             # Ids first, the rows only for the redelivered (rare): building model instances is most of a read.
-            found = Message.objects.filter(inbox=self.inbox, external_id__in=external_ids).values_list(
-                "pk", flat=True
+            found = _values(
+                f"SELECT id FROM {_table(Message)} WHERE inbox_id = %s "  # noqa: S608  (see _values)
+                f"AND external_id IN ({_marks(external_ids)})",
+                [self.inbox.pk, *external_ids],
             )
             if found:
-                for message in Message.objects.filter(pk__in=list(found)).select_related("conversation"):
+                redelivered = Message.objects.filter(pk__in=[r[0] for r in found])
+                for message in redelivered.select_related("conversation"):
                     self.stored[message.external_id] = message
         fresh = [(e, c) for e, c in prepared if not (e.external_id and e.external_id in self.stored)]
         # Every identity any event names, verified or not, grouped so each (kind, scope) is one index range.
@@ -125,16 +129,29 @@ class _Envelope:
             for c in claims:
                 values[(c.kind, c.scope)].add(c.value)
         if values:
-            query = Q()
+            where, params = [], []
             for (kind, scope), vals in values.items():
-                query |= Q(kind=kind, scope=scope, value__in=vals)
-            for identity in ContactIdentity.objects.filter(query).select_related("contact"):
-                contact = self.contacts.setdefault(identity.contact_id, identity.contact)
-                self.owners[(identity.kind, identity.scope, identity.value)] = contact
+                where.append(f"(i.kind = %s AND i.scope = %s AND i.value IN ({_marks(vals)}))")
+                params += [kind, scope, *sorted(vals)]
+            contact = _Columns.of(Contact, "c")
+            rows = _values(
+                f"SELECT i.kind, i.scope, i.value, {contact.sql} "  # noqa: S608  (see _values)
+                f"FROM {_table(ContactIdentity)} i "
+                f"INNER JOIN {_table(Contact)} c ON c.id = i.contact_id WHERE {' OR '.join(where)}",
+                params,
+            )
+            for row in rows:
+                owner = contact.build(row, 3)
+                self.owners[(row[0], row[1], row[2])] = self.contacts.setdefault(owner.pk, owner)
         refs = {r for e, _ in fresh for r in e.thread_refs}
         if not self.contacts:
             return  # every sender is new: no stored conversation can be theirs
-        query = Q(contact_id__in=list(self.contacts), status__in=ACTIVE_STATUSES, last_message_at__gte=since)
+        ids = list(self.contacts)
+        statuses = list(ACTIVE_STATUSES)
+        where = [
+            f"(contact_id IN ({_marks(ids)}) AND status IN ({_marks(statuses)}) AND last_message_at >= %s)"
+        ]
+        params = [*ids, *statuses, _LAST_MESSAGE_AT.get_db_prep_value(since, connection)]
         ref_rows: list[tuple[str, int, dt.datetime]] = []
         if refs:
             ref_rows = list(
@@ -142,10 +159,20 @@ class _Envelope:
                     "external_id", "conversation_id", "created_at"
                 )
             )
-            query |= Q(reply_token__in=refs)
+            where.append(f"reply_token IN ({_marks(refs)})")
+            params += sorted(refs)
             if ref_rows:
-                query |= Q(pk__in={conversation_id for _, conversation_id, _ in ref_rows})
-        for conversation in Conversation.objects.filter(query):
+                named = sorted({conversation_id for _, conversation_id, _ in ref_rows})
+                where.append(f"id IN ({_marks(named)})")
+                params += named
+        columns = _Columns.of(Conversation, "v")
+        rows = _values(
+            f"SELECT {columns.sql} FROM {_table(Conversation)} v "  # noqa: S608  (see _values)
+            f"WHERE {' OR '.join(where)}",
+            params,
+        )
+        for row in rows:
+            conversation = columns.build(row, 0)
             self.conversations[conversation.pk] = conversation
             self.order[id(conversation)] = (0, conversation.pk)
             if conversation.reply_token in refs:
@@ -166,9 +193,12 @@ class _Envelope:
         for conversation in self.conversations.values():
             conversation.current_inbox = inboxes[conversation.current_inbox_id]
         through = Conversation.tags.through
-        for conversation_id, name in through.objects.filter(
-            conversation_id__in=list(self.conversations)
-        ).values_list("conversation_id", "tag__name"):
+        loaded = list(self.conversations)
+        for conversation_id, name in _values(
+            f"SELECT ct.conversation_id, t.name FROM {_table(through)} ct "  # noqa: S608  (see _values)
+            f"INNER JOIN {_table(Tag)} t ON t.id = ct.tag_id WHERE ct.conversation_id IN ({_marks(loaded)})",
+            loaded,
+        ):
             self.tags[conversation_id].append(name)
 
     # --- deciding, event by event ----------------------------------------------------------------
@@ -327,6 +357,63 @@ class _Envelope:
         if self.received:
             _enqueue_process_inbound([m.pk for m in self.received])
         return results
+
+
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _marks(values: Any) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _values(sql: str, params: list[Any]) -> list[tuple]:
+    """The rows of a hand-written SELECT: names from our own models, every value bound as a parameter."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+_LAST_MESSAGE_AT = Conversation._meta.get_field("last_message_at")
+
+
+class _Columns:
+    """One model's columns in a hand-written SELECT, and a row turned back into an instance with the
+    converters Django's compiler applies (datetimes on SQLite, JSON), as QuerySet iteration would."""
+
+    _cache: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
+
+    def __init__(self, model: Any, alias: str, conn: Any) -> None:
+        fields = model._meta.concrete_fields
+        self.model = model
+        self.names = [f.attname for f in fields]
+        self.width = len(fields)
+        self.sql = ", ".join(f"{alias}.{conn.ops.quote_name(f.column)}" for f in fields)
+        self.converters: list[tuple[int, Any, list]] = []
+        for n, field in enumerate(fields):
+            col = field.get_col(alias)
+            found = conn.ops.get_db_converters(col) + col.get_db_converters(conn)
+            if found:
+                self.converters.append((n, col, found))
+
+    @classmethod
+    def of(cls, model: Any, alias: str) -> _Columns:
+        """Built once per database connection (each thread has its own; converters are bound to it)."""
+        conn = connections[DEFAULT_DB_ALIAS]
+        cached = cls._cache.setdefault(conn, {})
+        if (model, alias) not in cached:
+            cached[(model, alias)] = cls(model, alias, conn)
+        return cached[(model, alias)]
+
+    def build(self, row: tuple, start: int) -> Any:
+        conn = connections[DEFAULT_DB_ALIAS]
+        values = list(row[start : start + self.width])
+        for n, col, converters in self.converters:
+            value = values[n]
+            for converter in converters:
+                value = converter(value, col, conn)
+            values[n] = value
+        return self.model.from_db(conn.alias, self.names, values)
 
 
 # Field types whose Python value is what the driver takes (Model.save's preparation returns it unchanged).

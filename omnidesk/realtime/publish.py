@@ -37,6 +37,9 @@ MESSAGE_TYPE = "omnidesk.event"
 SEND_TIMEOUT_SECONDS = 5.0
 
 _muted: contextvars.ContextVar[bool] = contextvars.ContextVar("omnidesk_realtime_muted", default=False)
+_gathering: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "omnidesk_realtime_gathering", default=None
+)
 _in_flight: set[asyncio.Future] = set()
 _loop_lock = threading.Lock()
 _server_loop: asyncio.AbstractEventLoop | None = None
@@ -159,6 +162,10 @@ def send_now(groups: Iterable[str], event: Event) -> None:
             async_to_sync(_send)(groups, message)
         elif _running(_server_loop):
             assert _server_loop is not None
+            gathered = _gathering.get()
+            if gathered is not None:
+                gathered.append((groups, message))  # handed over when gathered() ends
+                return
             asyncio.run_coroutine_threadsafe(_send(groups, message), _server_loop)
         else:
             future = asyncio.run_coroutine_threadsafe(_send(groups, message), _background_loop())
@@ -167,6 +174,27 @@ def send_now(groups: Iterable[str], event: Event) -> None:
         logger.error("realtime publish of %s timed out", event.type)
     except Exception:
         logger.exception("realtime publish of %s failed", event.type)
+
+
+async def _send_all(sends: list[tuple[tuple[str, ...], dict]]) -> None:
+    for groups, message in sends:
+        await _send(groups, message)
+
+
+@contextlib.contextmanager
+def gathered() -> Iterator[None]:
+    """Events this thread hands to the server's loop meanwhile go over in one hand-over when the block
+    ends, still in order: one wake-up of the loop instead of one per event (the widget's database thread,
+    widget/db.py, whose frame commits three events)."""
+    sends: list[tuple[tuple[str, ...], dict]] = []
+    token = _gathering.set(sends)
+    try:
+        yield
+    finally:
+        _gathering.reset(token)
+        if sends and _running(_server_loop):
+            assert _server_loop is not None
+            asyncio.run_coroutine_threadsafe(_send_all(sends), _server_loop)
 
 
 @contextlib.contextmanager

@@ -47,13 +47,15 @@ def visitor_send(
     prechat: dict | None = None,
     attachments: list[InboundAttachment] | None = None,
     quick_reply: str | None = None,
+    connector: WebchatConnector | None = None,
 ) -> tuple[VisitorMessagePayload, bool]:
     """Store a visitor's message (once, however often the browser resends it); returns its payload
     and whether it is new. Raises PayloadError, InvalidIdentity or ActionError for bad input.
 
     `quick_reply` is the payload of the bot button the visitor clicked; it is kept as
-    Message.meta["quick_reply"] only if the visitor's last bot message offered it, else ignored."""
-    connector = WebchatConnector(inbox)
+    Message.meta["quick_reply"] only if the visitor's last bot message offered it, else ignored.
+    `connector` saves parsing the inbox's settings again when the caller has one (the socket does)."""
+    connector = connector or WebchatConnector(inbox)
     event = connector.inbound_event(
         session,
         client_id=client_id,

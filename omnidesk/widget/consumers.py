@@ -23,6 +23,7 @@ import uuid
 from collections import deque
 from typing import Any, Literal
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db import DatabaseError
 from django.utils import timezone, translation
@@ -118,6 +119,15 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.accept()
+
+    async def dispatch(self, message: dict) -> None:
+        # channels' AsyncConsumer.dispatch first closes stale connections of asgiref's shared sync thread
+        # (a thread hop before every frame and every event); this consumer never uses that thread's
+        # connection: its database work runs on the widget thread, which looks after its own (db.py).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         for task in list(getattr(self, "tasks", ())):
@@ -266,6 +276,7 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
             browser=self.browser,
             prechat=frame.prechat,
             quick_reply=frame.quick_reply,
+            connector=self.connector,
         )
         return 0.0, payload
 

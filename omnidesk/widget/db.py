@@ -9,6 +9,7 @@ only when it broke, is left in a transaction, or has outlived a configured CONN_
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
@@ -58,7 +59,16 @@ class _WidgetThread(SyncToAsync):
 
 def on_widget_thread(func: Callable[P, R]) -> Callable[P, Any]:
     """`func` as a coroutine function run on the widget's database thread."""
-    return _WidgetThread(func, thread_sensitive=False, executor=_executor)  # type: ignore[return-value]
+
+    @functools.wraps(func)
+    def gathered(*args: P.args, **kwargs: P.kwargs) -> R:
+        # A frame's events (three for a message) go to the server's loop in one hand-over, which wakes
+        # it once (publish.gathered). Here, not in thread_handler: asgiref runs `func` in a copy of the
+        # caller's context, where a context variable set outside would not be seen.
+        with publish.gathered():
+            return func(*args, **kwargs)
+
+    return _WidgetThread(gathered, thread_sensitive=False, executor=_executor)  # type: ignore[return-value]
 
 
 async def close_connections() -> None:

@@ -1,4 +1,5 @@
-"""receive_many: an envelope gives the answers receive_message gives event by event, in a few statements."""
+"""receive_many and receive_message (an envelope of one): the answers the spine's rules give event by event
+(reference.py, one statement at a time), in a few statements."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from omnidesk.conversations.batch import receive_many
 from omnidesk.conversations.constants import EventType, MessageKind, Status
 from omnidesk.conversations.models import Attachment, Conversation, Message, Tag
 from omnidesk.testing.factories import inbound, make_inbox
+
+from .reference import reference_receive
 
 pytestmark = pytest.mark.django_db
 
@@ -395,8 +398,10 @@ class _Rollback(Exception):
     pass
 
 
-def run_world(steps: list, inboxes: dict, *, batched: bool, published: list) -> dict:
-    """Play the steps, snapshot what they made (in creation order, ids replaced by ranks), roll back."""
+def run_world(steps: list, inboxes: dict, *, way: str, published: list) -> dict:
+    """Play the steps, snapshot what they made (in creation order, ids replaced by ranks), roll back.
+    `way`: "reference" (reference.py, one message at a time), "single" (receive_message, one at a time)
+    or "batched" (receive_many, each step's events as one envelope)."""
     published.clear()
     answers: list[tuple[bool, str]] = []
     snapshot: dict = {}
@@ -408,11 +413,12 @@ def run_world(steps: list, inboxes: dict, *, batched: bool, published: list) -> 
                     continue
                 inbox = inboxes[what]
                 events = [event_of(spec, what, inbox) for spec in arg]
-                if batched:
+                if way == "batched":
                     results = receive_many(inbox, events)
                 else:
+                    receive = reference_receive if way == "reference" else receive_message
                     with transaction.atomic():
-                        results = [receive_message(inbox, e) for e in events]
+                        results = [receive(inbox, e) for e in events]
                 answers.extend((r.created, r.message.pk) for r in results)
             snapshot = snapshot_world(answers, published)
             raise _Rollback
@@ -507,9 +513,11 @@ def world(monkeypatch):
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=1, max_size=8))
-def test_envelopes_make_the_same_world_as_one_message_at_a_time(world, steps):
+def test_envelopes_and_single_messages_make_the_world_the_reference_makes(world, steps):
     inboxes, published = world
-    one_by_one = run_world(steps, inboxes, batched=False, published=published)
-    enveloped = run_world(steps, inboxes, batched=True, published=published)
-    for part in one_by_one:
-        assert enveloped[part] == one_by_one[part], part
+    reference = run_world(steps, inboxes, way="reference", published=published)
+    one_by_one = run_world(steps, inboxes, way="single", published=published)
+    enveloped = run_world(steps, inboxes, way="batched", published=published)
+    for part in reference:
+        assert one_by_one[part] == reference[part], f"receive_message: {part}"
+        assert enveloped[part] == reference[part], f"receive_many: {part}"

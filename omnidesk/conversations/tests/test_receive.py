@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from omnidesk.connectors.base import IdentityClaim
 from omnidesk.contacts.identities import InvalidIdentity
 from omnidesk.contacts.models import Contact, ContactIdentity
+from omnidesk.conversations import batch
 from omnidesk.conversations.actions import do_set_status
 from omnidesk.conversations.constants import EventType, MessageKind, Status
-from omnidesk.conversations.models import Conversation, Message
+from omnidesk.conversations.models import Conversation, Message, Tag
 from omnidesk.testing.factories import inbound, make_inbox
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +164,49 @@ def test_new_message_is_published_after_commit(api_inbox, django_capture_on_comm
     groups, created = sent[0]
     assert f"conversation.{result.message.conversation.uuid}" in groups
     assert created.message.text == "hello"
+
+
+def test_a_concurrent_copy_that_wins_the_race_is_found_on_retry(api_inbox, monkeypatch):
+    winner = inbound(api_inbox, "hi", external_id="race-1")
+    load = batch._Envelope._load
+    attempts = []
+
+    def racing_load(self, prepared, since):
+        load(self, prepared, since)
+        attempts.append(1)
+        if len(attempts) == 1:  # the first read ran before the other request committed race-1
+            self.stored.clear()
+
+    monkeypatch.setattr(batch._Envelope, "_load", racing_load)
+    again = inbound(api_inbox, "hi", external_id="race-1")
+    assert len(attempts) == 2  # the unique constraint stopped the first attempt
+    assert again.created is False and again.message.pk == winner.message.pk
+    assert Message.objects.count() == 1
+    assert DBTaskResult.objects.filter(task_path__endswith="process_inbound").count() == 1
+
+
+def test_a_message_in_a_running_conversation_takes_nine_statements(api_inbox):
+    first = inbound(api_inbox, "one").message.conversation
+    first.tags.add(Tag.objects.create(name="vip"))
+    with CaptureQueriesContext(connection) as queries:
+        result = inbound(api_inbox, "two")
+    assert result.message.conversation_id == first.pk
+    # SAVEPOINT; reads: duplicate, identities, conversations, tags; INSERT message, UPDATE conversation,
+    # INSERT job; RELEASE.
+    assert len(queries.captured_queries) == 9, [q["sql"][:80] for q in queries.captured_queries]
+
+
+def test_the_conversation_a_message_joins_is_read_as_the_orm_reads_it(api_inbox):
+    first = inbound(api_inbox, "one", contact_name="Ada", language="it").message.conversation
+    do_set_status(first, Status.SNOOZED, snooze_until=timezone.now() + dt.timedelta(days=1))
+    Contact.objects.filter(pk=first.contact_id).update(attributes={"plan": "gold"}, vip=True)
+    stored = Conversation.objects.select_related("contact").get(pk=first.pk)
+    received = inbound(api_inbox, "two").message.conversation
+    # Every field but those the message changes, with the model's types (aware datetimes, JSON, uuids).
+    changed = {"last_message_at", "last_inbound_at", "message_count", "status", "snoozed_until"}
+    for field in Conversation._meta.concrete_fields:
+        if field.name not in changed:
+            assert getattr(received, field.attname) == getattr(stored, field.attname), field.name
+    assert received.created_at.tzinfo is not None
+    for field in Contact._meta.concrete_fields:
+        assert getattr(received.contact, field.attname) == getattr(stored.contact, field.attname), field.name
