@@ -50,6 +50,9 @@ class Pending:
     the request at fault fails. The job's answer is what `store`/`store_together` return for it."""
 
     combine_key: Hashable | None = None  # None: never stored together with another
+    # False when store_together is one statement that fails whole or not at all: then no savepoint
+    # around it (two round trips less), and if it fails, every request of the group fails with it.
+    needs_savepoint = True
 
     def store(self) -> Any:
         raise NotImplementedError
@@ -146,8 +149,12 @@ class GroupCommit:
                 for job in batch:
                     if not job.done:
                         job.outcome, job.failed = exc, True
+            # One wake-up per event loop for the whole batch, not one per request.
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
             for job in batch:
-                job.loop.call_soon_threadsafe(_settle, job)
+                by_loop.setdefault(job.loop, []).append(job)
+            for loop, jobs in by_loop.items():
+                loop.call_soon_threadsafe(_settle_all, jobs)
 
     def _write(self, batch: list[_Job]) -> None:
         # This thread lives outside any request, so nobody else closes a broken connection for it. It
@@ -191,6 +198,16 @@ class GroupCommit:
 
     @staticmethod
     def _store(group: list[_Job], using: str) -> None:
+        if not group[0].outcome.needs_savepoint:
+            try:
+                answers = type(group[0].outcome).store_together([job.outcome for job in group])
+            except Exception as exc:
+                for job in group:
+                    job.outcome, job.failed = exc, True
+            else:
+                for job, answer in zip(group, answers, strict=True):
+                    job.outcome = answer
+            return
         if len(group) > 1:
             try:
                 with transaction.atomic(using=using):
@@ -208,6 +225,11 @@ class GroupCommit:
                     job.outcome = job.outcome.store()
             except Exception as exc:
                 job.outcome, job.failed = exc, True
+
+
+def _settle_all(jobs: list[_Job]) -> None:
+    for job in jobs:
+        _settle(job)
 
 
 def _settle(job: _Job) -> None:

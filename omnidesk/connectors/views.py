@@ -121,6 +121,7 @@ class _Journaled(Pending):
     (connectors/journal.py) and answers each once that commit is done."""
 
     combine_key = "journal"
+    needs_savepoint = False  # one INSERT for the whole group
 
     def __init__(self, connector: Connector, events: list[InboundEvent | StatusEvent]) -> None:
         self.connector, self.events = connector, events

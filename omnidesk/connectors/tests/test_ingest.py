@@ -274,3 +274,41 @@ async def test_the_null_route_exists_only_for_the_benchmark():
     inbox = await database_sync_to_async(make_inbox)("api")
     response = await post(inbox.webhook_path().replace("/hooks/", "/hooks/_null/", 1), b"{}", {})
     assert response["status"] == 404
+
+
+class Whole(Pending):
+    """A group stored by one statement (needs_savepoint = False): it fails whole, nothing else does."""
+
+    combine_key = "whole"
+    needs_savepoint = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @classmethod
+    def store_together(cls, items):
+        if any(item.name == "bad" for item in items):
+            raise ValueError("refused")
+        return [item.name for item in items]
+
+
+class Apart(Pending):
+    def __init__(self, name: str) -> None:
+        self.name, self.combine_key = name, "apart"
+
+    def store(self) -> str:
+        return self.name
+
+    @classmethod
+    def store_together(cls, items):
+        return [item.name for item in items]
+
+
+async def test_a_group_without_a_savepoint_fails_whole_and_alone(writer):
+    answers = await held_batch(
+        writer, [(Whole, "a"), (Apart, "x"), (Whole, "bad"), (Whole, "b"), (Apart, "y")]
+    )
+    assert answers[1] == "x" and answers[4] == "y"
+    assert all(isinstance(answers[i], ValueError) for i in (0, 2, 3))
+    again = await held_batch(writer, [(Whole, "c"), (Whole, "d")])
+    assert again == ["c", "d"]
