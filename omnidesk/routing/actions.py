@@ -71,19 +71,6 @@ def enabled_rules() -> list[RoutingRule]:
     return list(RoutingRule.objects.raw(sql, [True]))
 
 
-def tag_names(conversation_id: int) -> list[str]:
-    """The conversation's tag names, sorted (as the realtime events carry them)."""
-    tags = Conversation.tags.through._meta
-    table = tags.get_field("tag").related_model._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT t.name FROM {table} t JOIN {tags.db_table} ct ON ct.tag_id = t.id"  # noqa: S608 - table names from model meta, values bound
-            " WHERE ct.conversation_id = %s",
-            [conversation_id],
-        )
-        return sorted(name for (name,) in cursor.fetchall())
-
-
 def apply_rules(conv: Conversation, text: str, *, tags: list[str] | None = None) -> RoutingRule | None:
     """Set team, required skills and priority from the first matching rule (caller saves).
 
@@ -91,7 +78,7 @@ def apply_rules(conv: Conversation, text: str, *, tags: list[str] | None = None)
     """
     rules = enabled_rules()
     if tags is None:
-        tags = tag_names(conv.pk) if any((rule.conditions or {}).get("tags") for rule in rules) else []
+        tags = events.tag_names(conv.pk) if any((rule.conditions or {}).get("tags") for rule in rules) else []
     for rule in rules:
         if rule_matches(
             rule, channel=conv.current_inbox.kind, language=conv.language, tags=tags, text=text,
@@ -215,7 +202,7 @@ def on_inbound(message_id: int, *, message: Message | None = None) -> int:
             if conv is None or conv.status != Status.OPEN or conv.assignee_id is not None or conv.queued_at is not None:
                 queued = False
             else:
-                tags = tag_names(conv.pk)
+                tags = events.tag_names(conv.pk)
                 apply_rules(conv, message.text or "", tags=tags)
                 conv.vip = conv.contact.vip
                 conv.queued_at = now
@@ -522,7 +509,6 @@ __all__ = [
     "route_soon",
     "save_team_routing",
     "set_presence",
-    "tag_names",
     "workspace_connected",
     "workspace_disconnected",
 ]

@@ -60,19 +60,6 @@ def enabled_policies() -> list[SlaPolicy]:
     return list(SlaPolicy.objects.raw(sql, [True]))
 
 
-def _tag_names(conversation_id: int) -> list[str]:
-    """The conversation's tag names, sorted (as the realtime events carry them)."""
-    tags = Conversation.tags.through._meta
-    table = tags.get_field("tag").related_model._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT t.name FROM {table} t JOIN {tags.db_table} ct ON ct.tag_id = t.id"  # noqa: S608 - table names from model meta, values bound
-            " WHERE ct.conversation_id = %s",
-            [conversation_id],
-        )
-        return sorted(name for (name,) in cursor.fetchall())
-
-
 def match_policy(conversation: Conversation, *, tags: list[str] | None = None) -> SlaPolicy | None:
     """The first enabled policy, by position, whose conditions the conversation meets.
 
@@ -81,7 +68,7 @@ def match_policy(conversation: Conversation, *, tags: list[str] | None = None) -
     policies = enabled_policies()
     if tags is None:
         needed = any((policy.conditions or {}).get("tags") for policy in policies)
-        tags = _tag_names(conversation.pk) if needed else []
+        tags = events.tag_names(conversation.pk) if needed else []
     vip = conversation.vip or conversation.contact.vip
     for policy in policies:
         if policy_matches(
@@ -191,7 +178,7 @@ def on_inbound(message_id: int, *, message: Message | None = None) -> None:
         if conv.sla_paused_at is not None:
             started += _resume(conv, at, changed)  # the customer answered
         if conv.sla_policy_id is None:
-            tags = _tag_names(conv.pk)
+            tags = events.tag_names(conv.pk)
             policy = match_policy(conv, tags=tags)
             if policy is None:
                 if changed:
