@@ -373,24 +373,18 @@ class Consumer:
         delay = 0.5
         try:
             while self.running:
-                if connection.connection is not None:
-                    connection.close_at = None  # keep it, whatever CONN_MAX_AGE says for requests
-                connection.close_if_unusable_or_obsolete()
+                for conn in connections.all(initialized_only=True):  # default and, on SQLite, the journal's
+                    if conn.connection is not None:
+                        conn.close_at = None  # keep it, whatever CONN_MAX_AGE says for requests
+                    conn.close_if_unusable_or_obsolete()
                 self._wake.clear()
                 try:
                     taken = process()
-                except TRANSIENT:
-                    logger.warning(
-                        "the journal could not be read; trying again in %.1f s", delay, exc_info=True
-                    )
-                    connection.close()
-                    time.sleep(delay)
-                    delay = min(delay * 2, 30.0)
-                    continue
                 except DatabaseError:
-                    # Not an entry's fault (those are set aside inside process): a broken transaction.
-                    logger.exception("journal batch failed; trying again in %.1f s", delay)
-                    connection.close()
+                    # TRANSIENT (unavailable, locked) or a broken transaction; an entry's own fault is set
+                    # aside inside process. Nothing of the batch is done: start again on new connections.
+                    logger.warning("journal batch failed; trying again in %.1f s", delay, exc_info=True)
+                    connections.close_all()
                     time.sleep(delay)
                     delay = min(delay * 2, 30.0)
                     continue
@@ -400,7 +394,7 @@ class Consumer:
                 elif taken >= BATCH and connection.vendor == "sqlite":
                     time.sleep(SQLITE_YIELD_SECONDS)
         finally:
-            connection.close()
+            connections.close_all()
 
 
 def retry(entry_ids: Sequence[int]) -> int:

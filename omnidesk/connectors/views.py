@@ -143,7 +143,13 @@ def _take(request: HttpRequest, kind: str, inbox_uuid: str) -> HttpResponse | Pe
     if isinstance(prepared, HttpResponse):
         return prepared
     connector, events = prepared
-    return _Journaled(connector, events)
+    try:
+        return _Journaled(connector, events)
+    except (TypeError, ValueError):
+        # A connector put a value in an event's metadata that JSON cannot hold: our bug, but the provider
+        # gets a reason, not a 500, and a retry would fail the same way.
+        logger.exception("webhook for inbox %s could not be journaled", inbox_uuid)
+        return error(400, "bad_payload", "the payload holds a value that cannot be stored")
 
 
 @csrf_exempt

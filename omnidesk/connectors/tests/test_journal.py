@@ -217,3 +217,62 @@ def test_the_admin_lists_the_journal_and_queues_set_aside_entries_again(client):
     assert answer.status_code == 200
     assert "1 entry queued again." in answer.content.decode()
     assert JournalEntry.objects.get().failed_at is None
+
+
+def test_the_consumer_starts_over_on_new_connections_after_database_trouble(monkeypatch):
+    inbox = make_inbox("api")
+    append(inbox, [event("after-trouble")])
+    calls = {"n": 0}
+    real = journal.process
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("disk I/O error")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(journal, "process", flaky)
+    closed: list[int] = []
+    real_close_all = journal.connections.close_all
+    monkeypatch.setattr(journal.connections, "close_all", lambda: closed.append(1) or real_close_all())
+    consumer = journal.Consumer(poll=0.05)
+    thread = threading.Thread(target=consumer.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while (
+            not Message.objects.filter(external_id="after-trouble").exists() and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        assert Message.objects.filter(external_id="after-trouble").exists()
+    finally:
+        consumer.stop()
+        thread.join(10)
+    assert calls["n"] >= 2 and closed  # it failed once, closed its connections, and tried again
+
+
+def test_a_value_json_cannot_hold_is_a_400_not_a_500():
+    from django.test import RequestFactory
+
+    from omnidesk.connectors import views
+
+    inbox = make_inbox("api")
+
+    class Odd:
+        pass
+
+    odd = InboundEvent("odd", [IdentityClaim("external", "c")], "hi", metadata={"k": Odd()})
+    factory = RequestFactory()
+    original = views._prepare
+    try:
+        views._prepare = lambda request, kind, inbox_uuid: (journal_connector(inbox), [odd])
+        answer = views._take(factory.post("/"), "api", str(inbox.uuid))
+    finally:
+        views._prepare = original
+    assert answer.status_code == 400 and b"cannot be stored" in answer.content
+
+
+def journal_connector(inbox):
+    from omnidesk.connectors.registry import get_connector_class
+
+    return get_connector_class("api")(inbox)
