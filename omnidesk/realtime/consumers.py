@@ -22,9 +22,7 @@ import uuid
 from collections import deque
 from typing import Any
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext as _
 
 from omnidesk.accounts.access import (
@@ -37,6 +35,7 @@ from omnidesk.accounts.models import AgentProfile
 from omnidesk.connectors.constants import ChannelKind
 from omnidesk.conversations.models import Conversation
 
+from .dispatch import DirectJsonWebsocketConsumer
 from .events import WORKSPACE_GROUP, agent_group, conversation_group
 
 # Close codes (4000-4999 are the application's): the client shows "log in again" or "no access".
@@ -74,19 +73,9 @@ def _accessible_chat(agent: AgentProfile, conversation: str) -> Conversation | b
     return found if found.current_inbox.kind == ChannelKind.WEBCHAT else None
 
 
-class AgentConsumer(AsyncJsonWebsocketConsumer):
+class AgentConsumer(DirectJsonWebsocketConsumer):
     """Joins the workspace and personal groups; `subscribe` adds one conversation's events after an
     access check. Workspace events are filtered to the inboxes the agent may see."""
-
-    async def dispatch(self, message: dict) -> None:
-        # channels' AsyncConsumer.dispatch first closes stale connections of asgiref's shared sync thread,
-        # a thread hop before every frame and every event (most of them need no database at all). Every
-        # database call here goes through database_sync_to_async, which closes them itself before and
-        # after; so do as the widget's socket does (widget/consumers.py) and go straight to the handler.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def connect(self) -> None:
         user = self.scope.get("user")

@@ -23,8 +23,6 @@ import uuid
 from collections import deque
 from typing import Any, Literal
 
-from channels.consumer import get_handler_name
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db import DatabaseError
 from django.utils import timezone, translation
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -34,6 +32,7 @@ from omnidesk.connectors.models import Inbox
 from omnidesk.connectors.webchat.connector import VisitorContext, WebchatConnector
 from omnidesk.contacts.identities import InvalidIdentity
 from omnidesk.conversations.actions import ActionError
+from omnidesk.realtime.dispatch import DirectJsonWebsocketConsumer
 
 from . import actions, ratelimit
 from .db import on_widget_thread
@@ -89,7 +88,7 @@ def _header(scope: dict, name: bytes) -> str:
     return ""
 
 
-class VisitorConsumer(AsyncJsonWebsocketConsumer):
+class VisitorConsumer(DirectJsonWebsocketConsumer):
     """One widget tab. Joins `visitor.<key>` after `hello`, so it hears its own visitor's events only."""
 
     session: VisitorSession | None = None
@@ -119,15 +118,6 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.accept()
-
-    async def dispatch(self, message: dict) -> None:
-        # channels' AsyncConsumer.dispatch first closes stale connections of asgiref's shared sync thread
-        # (a thread hop before every frame and every event); this consumer never uses that thread's
-        # connection: its database work runs on the widget thread, which looks after its own (db.py).
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         for task in list(getattr(self, "tasks", ())):
