@@ -219,8 +219,6 @@ def _uvicorn(host: str, port: int, *, with_workers: int) -> None:
 
     def stop_children() -> None:
         for child in children:
-            child._stopping = True
-        for child in children:
             child.stop()
 
     async def main() -> None:
