@@ -32,6 +32,28 @@ def _setup() -> None:
     django.setup()
 
 
+def _freeze_startup_heap(*, web: bool) -> None:
+    """Take everything loaded at start-up out of the garbage collector's sight (gc.freeze).
+
+    A long-running process's oldest generation is mostly Django itself: modules, models, URL patterns,
+    templates, translations. Each full collection walked all of it while holding the GIL: 130–220 ms
+    pauses in the web process at 100 chat messages/s, the largest part of the chat benchmark's tail
+    (docs/benchmarks-webchat.md); frozen, 60–90 ms. Frozen objects are still freed by reference
+    counting; only a cycle among them would never be collected, and start-up builds none that later
+    becomes garbage. (Larger thresholds were tried and were worse: each message leaves cyclic garbage,
+    so rarer collections are longer ones.)"""
+    import gc
+
+    if web:
+        from django.urls import get_resolver
+
+        import omnidesk.asgi  # noqa: F401  (the application, its routers and every view module)
+
+        get_resolver().url_patterns  # noqa: B018  (imports the URLconf's views now, not in a request)
+    gc.collect()
+    gc.freeze()
+
+
 def _migrate() -> None:
     from django.conf import settings
     from django.core.management import call_command
@@ -187,8 +209,12 @@ def _uvicorn(host: str, port: int, *, with_workers: int) -> None:
         lifespan="off",
         log_level=os.environ.get("OMNIDESK_UVICORN_LOG_LEVEL", "warning"),
         ws_ping_interval=20,
+        # Chat frames are a few hundred bytes: compressing each one cost the web process more CPU than
+        # storing the message, and its zlib state per socket 5 MB per 100 sockets (docs/widget.md).
+        ws_per_message_deflate=os.environ.get("OMNIDESK_WS_DEFLATE", "0") == "1",
         timeout_graceful_shutdown=5,
     )
+    _freeze_startup_heap(web=True)
     server = uvicorn.Server(config)
     children: list[WorkerProcess] = []
     if with_workers:
@@ -283,6 +309,8 @@ def cmd_serve_worker(args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     threading.Thread(target=parent_gone, name="parent-watch", daemon=True).start()
+    # Its pauses would hold SQLite's write lock when they fall inside a transaction.
+    _freeze_startup_heap(web=False)
     workers.start()
     while not stop.wait(1.0):
         pass
@@ -331,6 +359,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     # (a SELECT of at most one row when idle); several workers take turns (connectors/journal.py).
     poll = float(os.environ.get("OMNIDESK_JOURNAL_POLL", "0.05"))
     journal_thread = JournalThread(Consumer(poll=poll))
+    _freeze_startup_heap(web=False)
     journal_thread.start()
     try:
         call_command("db_worker", queue_name="*", interval=args.interval)

@@ -230,6 +230,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which the sessions connect")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="extra server environment"
+    )
+    parser.add_argument(
+        "--timeline", help="write one line per message here: seconds into the load, ack ms, agent ms"
+    )
     args = parser.parse_args()
 
     db_url = fresh_database_url(os.environ.get("DATABASE_URL"))
@@ -242,7 +248,7 @@ def main() -> None:
         Path(tempfile.mkdtemp(prefix="bench-webchat-")),
         database_url=db_url,
         redis_url=os.environ.get("REDIS_URL"),
-        extra_env=limits,
+        extra_env={**limits, **dict(item.split("=", 1) for item in args.env)},
         workers=args.workers,
     )
     server.start()
@@ -313,6 +319,16 @@ def main() -> None:
         "wall_s": round(elapsed, 1),
     }
     print(json.dumps(report, indent=2))
+    if args.timeline:
+        # Where the slow messages fall in time tells a pause (all at once) from queueing (spread out).
+        with open(args.timeline, "w") as out:
+            for c, at in sorted(stats.sent_at.items(), key=lambda item: item[1]):
+                ack = stats.acked_at.get(c)
+                seen = stats.seen_by_agent.get(c)
+                out.write(
+                    f"{at - stats.load_started:.3f} "
+                    f"{(ack - at) * 1000 if ack else -1:.1f} {(seen - at) * 1000 if seen else -1:.1f}\n"
+                )
     print(
         f"| {report['database']} | {report['channel_layer']} | {args.sessions} | {args.interval:g} s "
         f"| {sent} | "

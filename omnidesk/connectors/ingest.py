@@ -25,6 +25,8 @@ from django.db import DatabaseError, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import set_script_prefix
 
+from omnidesk.realtime import publish
+
 from .journal import alias as journal_alias
 
 logger = logging.getLogger(__name__)
@@ -143,7 +145,10 @@ class GroupCommit:
                     break
                 batch.append(job)
             try:
-                self._write(batch)
+                # The events the batch's commit publishes reach the server's loop in one hand-over,
+                # before the answers below (realtime/publish.py).
+                with publish.gathered():
+                    self._write(batch)
             except BaseException as exc:  # never leave a request hanging, whatever happened
                 logger.exception("group commit failed")
                 for job in batch:

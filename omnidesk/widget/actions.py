@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from omnidesk.accounts.models import AgentProfile
-from omnidesk.connectors.base import InboundAttachment
+from omnidesk.connectors.base import InboundAttachment, InboundEvent
 from omnidesk.connectors.models import Inbox
 from omnidesk.connectors.webchat.connector import VisitorContext, WebchatConnector
 from omnidesk.contacts.constants import IdentityKind
 from omnidesk.contacts.models import ContactIdentity
-from omnidesk.conversations.actions import mark_seen, receive_message
+from omnidesk.conversations.actions import mark_seen
+from omnidesk.conversations.batch import receive_many
 from omnidesk.conversations.constants import DeliveryStatus
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.realtime.events import (
@@ -51,6 +52,36 @@ def visitor_send(
 ) -> tuple[VisitorMessagePayload, bool]:
     """Store a visitor's message (once, however often the browser resends it); returns its payload
     and whether it is new. Raises PayloadError, InvalidIdentity or ActionError for bad input.
+    `visitor_event` and `visitor_store` are its two halves, for storing several visitors' at once."""
+    event = visitor_event(
+        inbox,
+        session,
+        client_id=client_id,
+        text=text,
+        context=context,
+        browser=browser,
+        prechat=prechat,
+        attachments=attachments,
+        quick_reply=quick_reply,
+        connector=connector,
+    )
+    return visitor_store(inbox, [(session, event)])[0]
+
+
+def visitor_event(
+    inbox: Inbox,
+    session: VisitorSession,
+    *,
+    client_id: str,
+    text: str,
+    context: VisitorContext | None = None,
+    browser: str = "",
+    prechat: dict | None = None,
+    attachments: list[InboundAttachment] | None = None,
+    quick_reply: str | None = None,
+    connector: WebchatConnector | None = None,
+) -> InboundEvent:
+    """The inbound event a visitor's message becomes; writes nothing. Raises PayloadError.
 
     `quick_reply` is the payload of the bot button the visitor clicked; it is kept as
     Message.meta["quick_reply"] only if the visitor's last bot message offered it, else ignored.
@@ -69,14 +100,25 @@ def visitor_send(
         contact = visitor_contact(inbox, session)
         if contact is not None and offered_quick_reply(contact, quick_reply):
             event.metadata["quick_reply"] = quick_reply
-    received = receive_message(inbox, event)
-    message = received.message
-    # A visitor's message has no agent; a new one without files needs no second look at the database.
-    payload = payload_of(message, attachments=[] if received.created and not event.attachments else None)
-    if received.created:
-        # The visitor's other tabs and devices show it too (the sender de-duplicates by client_id).
-        publish_widget([session.group], VisitorMessage(message=payload))
-    return payload, received.created
+    return event
+
+
+def visitor_store(
+    inbox: Inbox, sends: Sequence[tuple[VisitorSession, InboundEvent]]
+) -> list[tuple[VisitorMessagePayload, bool]]:
+    """Store visitors' messages of one inbox together (one envelope: all or none, so a caller that must
+    not let one bad message fail the others stores them alone when this raises); for each, in order,
+    its payload and whether it is new. Raises InvalidIdentity or ActionError."""
+    results = []
+    for (session, event), received in zip(sends, receive_many(inbox, [e for _, e in sends]), strict=True):
+        message = received.message
+        # A visitor's message has no agent; a new one without files needs no second look at the database.
+        payload = payload_of(message, attachments=[] if received.created and not event.attachments else None)
+        if received.created:
+            # The visitor's other tabs and devices show it too (the sender de-duplicates by client_id).
+            publish_widget([session.group], VisitorMessage(message=payload))
+        results.append((payload, received.created))
+    return results
 
 
 def visitor_read(inbox: Inbox, session: VisitorSession, message_ids: Iterable[str]) -> None:

@@ -9,8 +9,9 @@ client → server, one JSON object per frame; the first must be `hello`:
   {"type": "ping"}
 server → client: welcome, ack, error, pong, and the widget.* events of omnidesk.realtime.events.
 
-Every database call runs on the widget's own thread (omnidesk/widget/db.py), one hop per frame: the rate
-limit, the write and its events together, so a busy socket holds that thread as briefly as possible.
+Database work runs on the widget's own threads (omnidesk/widget/db.py), one hop per frame: a message's
+rate limit, write and events on the group-commit writer, stored together with the other visitors'
+messages that arrived meanwhile; everything else on the widget's database thread.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ import json
 import time
 import uuid
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from django.db import DatabaseError
 from django.utils import timezone, translation
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from omnidesk.connectors.base import ConnectorError
+from omnidesk.connectors.base import ConnectorError, InboundEvent
+from omnidesk.connectors.ingest import Pending
 from omnidesk.connectors.models import Inbox
 from omnidesk.connectors.webchat.connector import VisitorContext, WebchatConnector
 from omnidesk.contacts.identities import InvalidIdentity
@@ -35,7 +38,7 @@ from omnidesk.conversations.actions import ActionError
 from omnidesk.realtime.dispatch import DirectJsonWebsocketConsumer
 
 from . import actions, ratelimit
-from .db import on_widget_thread
+from .db import on_widget_thread, writer
 from .origins import origin_allowed
 from .queries import visitor_contact, visitor_history
 from .sessions import InvalidSession, VisitorSession, open_session
@@ -47,6 +50,24 @@ CLOSE_RATE_LIMITED = 4429
 MAX_FRAME_CHARS = 16_384
 OWN_IDS_KEPT = 64
 TYPING_MIN_INTERVAL = 1.0
+
+
+class _Send(Pending):
+    """A visitor's message waiting in the writer's batch; every visitor's of the same inbox is stored
+    in one envelope (actions.visitor_store), or, if that is refused, each alone."""
+
+    def __init__(self, inbox: Inbox, session: VisitorSession, event: InboundEvent) -> None:
+        self.inbox, self.session, self.event = inbox, session, event
+        self.combine_key = inbox.pk
+
+    def store(self) -> tuple[float, Any]:
+        return 0.0, actions.visitor_store(self.inbox, [(self.session, self.event)])[0][0]
+
+    @classmethod
+    def store_together(cls, items: Sequence[Pending]) -> list[tuple[float, Any]]:
+        sends = [item for item in items if isinstance(item, _Send)]
+        stored = actions.visitor_store(sends[0].inbox, [(s.session, s.event) for s in sends])
+        return [(0.0, payload) for payload, _created in stored]
 
 
 class IdentityIn(BaseModel):
@@ -221,7 +242,7 @@ class VisitorConsumer(DirectJsonWebsocketConsumer):
         if frame.context is not None:
             self.context = frame.context
         try:
-            wait, payload = await on_widget_thread(self._store)(frame)
+            wait, payload = await writer.submit(self._prepare, frame, reads_only=True)
         except ConnectorError as exc:
             await self._error("bad_message", exc.reason, client_id=client_id)
             return
@@ -251,13 +272,14 @@ class VisitorConsumer(DirectJsonWebsocketConsumer):
             {"type": "ack", "client_id": frame.client_id, "message": payload.model_dump(mode="json")}
         )
 
-    def _store(self, frame: SendIn) -> tuple[float, Any]:
-        """(0, the stored message's payload), or (seconds to wait, None) when over the rate limit."""
+    def _prepare(self, frame: SendIn) -> tuple[float, None] | _Send:
+        """Run by the writer: the rate limit and the message's event, or (seconds to wait, None) when
+        over the limit. The writer stores the event with the batch's others and answers (0, payload)."""
         assert self.session is not None
         wait = ratelimit.check_send(self.session.key, self.ip)
         if wait:
             return wait, None
-        payload, _created = actions.visitor_send(
+        event = actions.visitor_event(
             self.inbox,
             self.session,
             client_id=frame.client_id,
@@ -268,7 +290,7 @@ class VisitorConsumer(DirectJsonWebsocketConsumer):
             quick_reply=frame.quick_reply,
             connector=self.connector,
         )
-        return 0.0, payload
+        return _Send(self.inbox, self.session, event)
 
     async def _typing(self, content: dict) -> None:
         conversation = str(content.get("conversation_id", ""))

@@ -1,10 +1,16 @@
-"""The thread every visitor socket's database work runs on (docs/widget.md, "Performance").
+"""The threads every visitor socket's database work runs on (docs/widget.md, "Performance").
 
 `channels.db.database_sync_to_async` runs on asgiref's one shared thread, which the workspace's views
 and the agent sockets also queue on, and it closes the thread's connection after every call: on SQLite
 (CONN_MAX_AGE 0) each visitor frame paid a new connection and its PRAGMAs, about a third of the send
 path. Here the widget gets a thread of its own whose connection stays open between calls; it is closed
 only when it broke, is left in a transaction, or has outlived a configured CONN_MAX_AGE.
+
+Visitors' messages are written by `writer` instead, a group-commit thread (connectors/ingest.py): the
+messages that arrive while one batch commits are stored in the next, one transaction and, per inbox, one
+envelope (conversations/batch.py) for all of them, and each visitor is answered after that commit. One
+message at a time, the thread paid SQLite's write lock and commit per message and queued behind itself at
+100 messages/s.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 from asgiref.sync import SyncToAsync
 from django.db import connections
 
+from omnidesk.connectors.ingest import GroupCommit
 from omnidesk.realtime import publish
 
 P = ParamSpec("P")
@@ -25,6 +32,10 @@ R = TypeVar("R")
 # One thread: the widget's writes would serialise on SQLite's lock anyway, and one connection per
 # process keeps PostgreSQL's connection count predictable.
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="widget-db")
+
+
+# Visitors' messages: see the module's docstring.
+writer = GroupCommit(using="default")
 
 
 def _keep_or_close_connections() -> None:
@@ -77,6 +88,8 @@ async def close_connections() -> None:
 
 
 def close_connections_now() -> None:
-    """The same from sync code (the test suite's teardown); nothing to do if the thread never ran."""
+    """The same, and the writer's, from sync code (the test suite's teardown); nothing to do for a
+    thread that never ran."""
     if _executor._threads:  # the executor starts its thread on first use
         _executor.submit(connections.close_all).result(timeout=30)
+    writer.stop()

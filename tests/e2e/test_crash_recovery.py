@@ -387,6 +387,10 @@ def test_serve_restarts_a_dead_worker_and_its_events_reach_an_agents_socket(make
         ws_url = server.url.replace("http://", "ws://") + "/ws/agent/"
         headers = {"Cookie": f"sessionid={agent['session']}", "Origin": server.url}
         with connect(ws_url, additional_headers=headers, open_timeout=10) as ws:
+            # The client offers per-message compression (websockets does by default, as browsers do);
+            # serve declines it (OMNIDESK_WS_DEFLATE, docs/widget.md "Performance").
+            assert "permessage-deflate" in ws.request.headers.get("Sec-WebSocket-Extensions", "")
+            assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
             # message.status goes to the conversation's group: an agent has it open.
             ws.send(json.dumps({"action": "subscribe", "conversation": agent["conversation"]}))
             uuids = shell(server, QUEUE_REPLIES % {"count": 1})
