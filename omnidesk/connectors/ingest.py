@@ -36,15 +36,6 @@ logger = logging.getLogger(__name__)
 MAX_BATCH = 64
 
 
-_batch = threading.local()
-
-
-def batch_memo() -> dict[Any, Any] | None:
-    """A dict that lives as long as the group-commit batch being written (None outside the writer):
-    for what every request of a batch would otherwise read again, such as its inbox."""
-    return getattr(_batch, "memo", None)
-
-
 class Pending:
     """What a `reads_only` job returns when it has something to store: the writer stores it after the
     batch's reads, together with every other Pending of the same type and `combine_key` (one
@@ -170,7 +161,6 @@ class GroupCommit:
                 conn.close_at = None
             conn.close_if_unusable_or_obsolete()
         using = self.using
-        _batch.memo = {}
         try:
             with transaction.atomic(using=using):
                 groups: dict[Hashable, list[_Job]] = {}
@@ -196,8 +186,6 @@ class GroupCommit:
         except DatabaseError as exc:  # the commit itself failed: nothing of this batch is stored
             for job in batch:
                 job.outcome, job.failed = exc, True
-        finally:
-            _batch.memo = None
         for job in batch:
             job.done = True
 

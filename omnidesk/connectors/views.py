@@ -6,10 +6,14 @@ Verify, store durably, answer 2xx; anything the provider sent wrong is a 4xx wit
 from __future__ import annotations
 
 import logging
+import os
+import time
 import uuid
 from collections.abc import Sequence
 
 from django.db import DatabaseError, DataError, connections, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -19,7 +23,7 @@ from omnidesk.conversations.actions import ActionError
 
 from . import journal
 from .base import Connector, ConnectorError, InboundEvent, StatusEvent
-from .ingest import Pending, batch_memo, group_commit
+from .ingest import Pending, group_commit
 from .models import Inbox
 from .registry import get_connector_class
 
@@ -42,23 +46,46 @@ def _enabled_inbox(key: uuid.UUID, kind: str) -> Inbox | None:
     return next(iter(Inbox.objects.raw(sql, [uuid_param, kind])), None)
 
 
+# Enabled inboxes' connectors (row, settings, decrypted secrets) between batches, for a moment: at 100
+# webhooks/s every request is a batch of its own, and the lookup was a fifth of the writer's time. Saving or
+# deleting an inbox clears it in this process (the admin runs in the web process); other processes of a
+# scale-out deployment see a change after at most CONNECTOR_CACHE_SECONDS. Unknown inboxes are not
+# remembered, so random uuids cannot grow it.
+CONNECTOR_CACHE_SECONDS = float(os.environ.get("OMNIDESK_CONNECTOR_CACHE_SECONDS", "2"))
+CONNECTOR_CACHE_SIZE = 1000
+_connectors: dict[tuple[str, uuid.UUID], tuple[float, Connector]] = {}
+
+
+@receiver([post_save, post_delete], sender=Inbox, dispatch_uid="omnidesk-connector-cache")
+def _forget_connectors(**_kwargs: object) -> None:
+    _connectors.clear()
+
+
+def _connector(kind: str, key: uuid.UUID) -> Connector | None:
+    now = time.monotonic()
+    cached = _connectors.get((kind, key))
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    connector_class = get_connector_class(kind)
+    inbox = _enabled_inbox(key, kind) if connector_class is not None else None
+    if connector_class is None or inbox is None:
+        _connectors.pop((kind, key), None)
+        return None
+    connector = connector_class(inbox)
+    if CONNECTOR_CACHE_SECONDS > 0:
+        if len(_connectors) >= CONNECTOR_CACHE_SIZE:
+            _connectors.clear()
+        _connectors[(kind, key)] = (now + CONNECTOR_CACHE_SECONDS, connector)
+    return connector
+
+
 def _prepare(request: HttpRequest, kind: str, inbox_uuid: str) -> HttpResponse | Prepared:
     """Find the inbox, verify and parse: a response to send back, or the connector and its events."""
-    connector_class = get_connector_class(kind)
     try:
         key = uuid.UUID(inbox_uuid)
     except ValueError:
         return error(404, "unknown_inbox", "no such inbox")
-    # Under group commit, the requests of one batch (one transaction) share the inbox's connector: its
-    # row, settings and decrypted secrets are read once per batch, not once per request.
-    memo = batch_memo()
-    if memo is not None and (kind, key) in memo:
-        connector = memo[(kind, key)]
-    else:
-        inbox = _enabled_inbox(key, kind)
-        connector = connector_class(inbox) if connector_class is not None and inbox is not None else None
-        if memo is not None:
-            memo[(kind, key)] = connector
+    connector = _connector(kind, key)
     if connector is None:
         return error(404, "unknown_inbox", "no such inbox")
     if request.method == "GET":
