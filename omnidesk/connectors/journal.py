@@ -209,6 +209,10 @@ def decode(payload: str) -> list[Event]:
 # --- writing (the web process) ----------------------------------------------------------------------
 
 
+# Rows per INSERT: three bound values each, under SQLite's classic limit of 999.
+APPEND_CHUNK = 300
+
+
 def append(rows: Sequence[tuple[int, str]]) -> None:
     """Journal (inbox id, encoded events) rows: one statement for all, in the journal database's current
     transaction (group commit's, connectors/ingest.py), and a wake-up for the consumer once it commits."""
@@ -219,10 +223,16 @@ def append(rows: Sequence[tuple[int, str]]) -> None:
     table = db.ops.quote_name(JournalEntry._meta.db_table)
     now = timezone.now()
     with transaction.atomic(using=using, savepoint=False), db.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} (inbox_id, received_at, payload, error) VALUES (%s, %s, %s, '')",  # noqa: S608
-            [(inbox_id, now, payload) for inbox_id, payload in rows],
-        )
+        # One multi-row INSERT, not executemany: on PostgreSQL (psycopg binding on the client) that was a
+        # statement per row, each bound and sent on its own, and it cost the web process a third more
+        # CPU per webhook than on SQLite.
+        for start in range(0, len(rows), APPEND_CHUNK):
+            chunk = rows[start : start + APPEND_CHUNK]
+            cursor.execute(
+                f"INSERT INTO {table} (inbox_id, received_at, payload, error) VALUES "  # noqa: S608
+                + ", ".join(["(%s, %s, %s, '')"] * len(chunk)),
+                [value for inbox_id, payload in chunk for value in (inbox_id, now, payload)],
+            )
         transaction.on_commit(notify, using=using)
 
 

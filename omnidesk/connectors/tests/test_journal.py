@@ -104,6 +104,16 @@ def test_process_stores_in_journal_order_and_empties_the_journal():
     assert journal.process() == 0
 
 
+def test_one_append_longer_than_a_statement_keeps_every_row_in_order():
+    inbox = make_inbox("api")
+    count = journal.APPEND_CHUNK * 2 + 7
+    append(inbox, *([event(f"n-{n}", f"c-{n % 5}")] for n in range(count)))
+    assert JournalEntry.objects.count() == count
+    while journal.process(limit=256):
+        pass
+    assert inbound_ids(inbox) == [f"n-{n}" for n in range(count)]
+
+
 def test_a_redelivery_in_the_journal_is_one_message():
     inbox = make_inbox("api")
     append(inbox, [event("dup")], [event("dup")], [event("other")])
