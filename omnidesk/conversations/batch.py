@@ -26,6 +26,7 @@ from omnidesk.connectors.base import IdentityClaim, InboundEvent
 from omnidesk.connectors.models import Inbox
 from omnidesk.contacts.actions import normalize_claims
 from omnidesk.contacts.models import Contact, ContactIdentity
+from omnidesk.db.rows import execute_rows
 
 from . import events as realtime
 from .actions import ActionError, Received, inbound_message
@@ -464,14 +465,16 @@ def _insert(objs: Sequence[Any]) -> None:
     per_statement = max(1, 999 // len(fields))  # SQLite's classic limit on bound parameters
     for start in range(0, len(objs), per_statement):
         chunk = objs[start : start + per_statement]
-        params: list[Any] = []
+        rows: list[list[Any]] = []
         for obj in chunk:
             obj._prepare_related_fields_for_save(operation_name="bulk_create")
+            values = []
             for field, convert in prepare:
                 value = field.pre_save(obj, add=True)
-                params.append(field.get_db_prep_save(value, connection) if convert else value)
+                values.append(field.get_db_prep_save(value, connection) if convert else value)
+            rows.append(values)
         with connection.cursor() as cursor:
-            cursor.execute(head + ", ".join([row] * len(chunk)) + returning, params)
+            execute_rows(cursor, head, row, rows, returning)
             ids = [r[0] for r in cursor.fetchall()] if auto_pk else []
         for n, obj in enumerate(chunk):
             if auto_pk:
