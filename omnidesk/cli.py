@@ -153,14 +153,15 @@ class WorkerProcess:
         self._sock = ours
         return ours
 
-    def wake(self) -> None:
-        """Tell the child there is work (the journal's wake-up): one byte, never blocking; a full
-        buffer means it has wake-ups enough, and a missing child polls when it starts."""
+    def wake(self, burst: bool = False) -> None:
+        """Tell the child there is work (the journal's wake-up; "B": from a burst's commit,
+        connectors/journal.py): one byte, never blocking; a full buffer means it has wake-ups enough,
+        and a missing child polls when it starts."""
         sock = self._sock
         if sock is None:
             return
         with contextlib.suppress(OSError):
-            sock.send(b"w", socket.MSG_DONTWAIT)
+            sock.send(b"B" if burst else b"w", socket.MSG_DONTWAIT)
 
     async def supervise(self) -> None:
         """Run the child, relay its events, and start a new one whenever it exits, until stop()."""
@@ -299,9 +300,9 @@ def cmd_serve_worker(args: argparse.Namespace) -> None:
         # The parent writes only wake-ups; recv returns b"" once its end is closed, which a dead
         # parent's is.
         try:
-            while relay.recv(4096):
+            while data := relay.recv(4096):
                 if wake is not None:
-                    wake()
+                    wake(b"B" in data)
         except OSError:
             pass
         stop.set()

@@ -43,9 +43,10 @@ class Pending:
     the request at fault fails. The job's answer is what `store`/`store_together` return for it."""
 
     combine_key: Hashable | None = None  # None: never stored together with another
-    # False when store_together is one statement that fails whole or not at all: then no savepoint
-    # around it (two round trips less), and if it fails, every request of the group fails with it.
-    needs_savepoint = True
+    # True when store_together stores all of its items or none by itself (one statement, say): then no
+    # savepoint around it (two round trips less), and if it fails, every request of the group fails with
+    # it; alone in a batch of reads, it needs no transaction around it either (GroupCommit._write).
+    all_or_nothing = False
 
     def store(self) -> Any:
         raise NotImplementedError
@@ -162,27 +163,25 @@ class GroupCommit:
             conn.close_if_unusable_or_obsolete()
         using = self.using
         try:
-            with transaction.atomic(using=using):
-                groups: dict[Hashable, list[_Job]] = {}
-                for job in batch:
-                    try:
-                        if job.reads_only:
-                            # No savepoint: it writes nothing. (A database error in its reads breaks
-                            # the batch's transaction on PostgreSQL; then the batch answers 503.)
-                            job.outcome = job.fn(*job.args)
-                        else:
-                            # A savepoint per request: one bad request must not undo the others.
-                            with transaction.atomic(using=using):
-                                job.outcome = job.fn(*job.args)
-                    except Exception as exc:
-                        job.outcome, job.failed = exc, True
-                        continue
-                    if isinstance(job.outcome, Pending):
-                        key = job.outcome.combine_key
-                        key = id(job) if key is None else (type(job.outcome), key)
-                        groups.setdefault(key, []).append(job)
-                for group in groups.values():
-                    self._store(group, using)
+            if connections[using].vendor != "sqlite" and all(job.reads_only for job in batch):
+                # Reads need no transaction, and what one all-or-nothing store writes needs none around
+                # it either: alone, it is its own (autocommit). On a database server that is one round
+                # trip instead of three (BEGIN, the write, COMMIT), and under load each waits for the
+                # GIL behind the event loop: waiting for BEGIN's answer alone was a fifth of the
+                # writer's time on PostgreSQL. (SQLite keeps the transaction: its BEGIN IMMEDIATE takes
+                # the write lock without the slow busy handler an autocommit statement would meet,
+                # omnidesk/db/sqlite/base.py.)
+                groups = self._run_jobs(batch, using)
+                if len(groups) == 1 and next(iter(groups.values()))[0].outcome.all_or_nothing:
+                    self._store(next(iter(groups.values())), using)
+                elif groups:
+                    with transaction.atomic(using=using):
+                        for group in groups.values():
+                            self._store(group, using)
+            else:
+                with transaction.atomic(using=using):
+                    for group in self._run_jobs(batch, using).values():
+                        self._store(group, using)
         except DatabaseError as exc:  # the commit itself failed: nothing of this batch is stored
             for job in batch:
                 job.outcome, job.failed = exc, True
@@ -190,8 +189,32 @@ class GroupCommit:
             job.done = True
 
     @staticmethod
+    def _run_jobs(batch: list[_Job], using: str) -> dict[Hashable, list[_Job]]:
+        """Run every job (a savepoint each, unless it only reads); the Pendings they returned, grouped
+        by what is stored together."""
+        groups: dict[Hashable, list[_Job]] = {}
+        for job in batch:
+            try:
+                if job.reads_only:
+                    # No savepoint: it writes nothing. (A database error in its reads breaks the
+                    # batch's transaction on PostgreSQL, if it has one; then the batch answers 503.)
+                    job.outcome = job.fn(*job.args)
+                else:
+                    # A savepoint per request: one bad request must not undo the others.
+                    with transaction.atomic(using=using):
+                        job.outcome = job.fn(*job.args)
+            except Exception as exc:
+                job.outcome, job.failed = exc, True
+                continue
+            if isinstance(job.outcome, Pending):
+                key = job.outcome.combine_key
+                key = id(job) if key is None else (type(job.outcome), key)
+                groups.setdefault(key, []).append(job)
+        return groups
+
+    @staticmethod
     def _store(group: list[_Job], using: str) -> None:
-        if not group[0].outcome.needs_savepoint:
+        if group[0].outcome.all_or_nothing:
             try:
                 answers = type(group[0].outcome).store_together([job.outcome for job in group])
             except Exception as exc:

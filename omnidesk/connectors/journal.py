@@ -17,13 +17,17 @@ import base64
 import datetime as dt
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections, transaction
 from django.utils import timezone
+
+from omnidesk.db.rows import execute_rows
 
 from .base import IdentityClaim, InboundAttachment, InboundEvent, PayloadError, StatusEvent
 
@@ -42,6 +46,17 @@ SQLITE_YIELD_SECONDS = 0.005
 # Only one consumer at a time (PostgreSQL; SQLite's write lock serialises them anyway): the order of
 # each inbox's messages is the journal's.
 ADVISORY_LOCK_KEY = 0x6F6D6E69  # "omni"
+# A burst: webhooks arrive faster than the web process acknowledges them one commit at a time, so each
+# journal commit carries BURST_COMMIT or more requests that queued meanwhile (at 100 webhooks/s a commit
+# carries one). serve's web process says so in the wake-up it sends after the commit. On one machine the
+# consumer, and the database server it keeps busy, take the CPU that writer needs, so acknowledgements go
+# first: the consumer waits until no such commit came for BURST_QUIET, for at most BURST_DELAY per burst,
+# then works through the backlog without waiting again. A provider answered late sends again and adds to the
+# flood; its messages reach the agents a moment later either way. (`omnidesk worker`, which no web process
+# wakes, never waits.)
+BURST_COMMIT = 8
+BURST_DELAY = float(os.environ.get("OMNIDESK_JOURNAL_BURST_DELAY", "2"))
+BURST_QUIET = 0.1
 # Errors that say "try again later", not "this entry is wrong".
 TRANSIENT = (OperationalError, InterfaceError)
 
@@ -214,45 +229,53 @@ APPEND_CHUNK = 300
 
 
 def append(rows: Sequence[tuple[int, str]]) -> None:
-    """Journal (inbox id, encoded events) rows: one statement for all, in the journal database's current
-    transaction (group commit's, connectors/ingest.py), and a wake-up for the consumer once it commits."""
+    """Journal (inbox id, encoded events) rows, all or none: one statement for all (a transaction of its
+    own when there are more than APPEND_CHUNK), in the journal database's current transaction if there
+    is one (group commit's, connectors/ingest.py), and a wake-up for the consumer once it commits."""
     from .models import JournalEntry
 
     using = alias()
     db = connections[using]
     table = db.ops.quote_name(JournalEntry._meta.db_table)
     now = timezone.now()
-    with transaction.atomic(using=using, savepoint=False), db.cursor() as cursor:
+    chunks = [rows[start : start + APPEND_CHUNK] for start in range(0, len(rows), APPEND_CHUNK)]
+    # One statement is all-or-nothing by itself: in autocommit, wrapping it would only add BEGIN and
+    # COMMIT round trips.
+    atomic = transaction.atomic(using=using, savepoint=False) if len(chunks) > 1 else nullcontext()
+    with atomic, db.cursor() as cursor:
         # One multi-row INSERT, not executemany: on PostgreSQL (psycopg binding on the client) that was a
         # statement per row, each bound and sent on its own, and it cost the web process a third more
         # CPU per webhook than on SQLite.
-        for start in range(0, len(rows), APPEND_CHUNK):
-            chunk = rows[start : start + APPEND_CHUNK]
-            cursor.execute(
-                f"INSERT INTO {table} (inbox_id, received_at, payload, error) VALUES "  # noqa: S608
-                + ", ".join(["(%s, %s, %s, '')"] * len(chunk)),
-                [value for inbox_id, payload in chunk for value in (inbox_id, now, payload)],
+        for chunk in chunks:
+            execute_rows(
+                cursor,
+                f"INSERT INTO {table} (inbox_id, received_at, payload, error) VALUES ",  # noqa: S608
+                "(%s, %s, %s, '')",
+                [(inbox_id, now, payload) for inbox_id, payload in chunk],
             )
-        transaction.on_commit(notify, using=using)
+    # In a transaction: once it commits; in autocommit (the INSERT was its own): now.
+    transaction.on_commit(lambda: notify(burst=len(rows) >= BURST_COMMIT), using=using)
 
 
-_wakers: list[Callable[[], None]] = []
+Waker = Callable[[bool], None]
+_wakers: list[Waker] = []
 
 
-def add_waker(waker: Callable[[], None]) -> None:
-    """Called after every commit that journaled something (`omnidesk serve` wakes its journal process)."""
+def add_waker(waker: Waker) -> None:
+    """Called after every commit that journaled something, with whether it was a burst's (`omnidesk serve`
+    wakes its journal process)."""
     _wakers.append(waker)
 
 
-def remove_waker(waker: Callable[[], None]) -> None:
+def remove_waker(waker: Waker) -> None:
     if waker in _wakers:
         _wakers.remove(waker)
 
 
-def notify() -> None:
+def notify(burst: bool = False) -> None:
     for waker in list(_wakers):
         try:
-            waker()
+            waker(burst)
         except Exception:  # a wake-up is an optimisation: the consumer polls anyway
             logger.debug("journal wake-up failed", exc_info=True)
 
@@ -371,16 +394,30 @@ class Consumer:
         self.poll = poll
         self.running = True
         self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._burst_at = float("-inf")  # when the last wake-up from a burst's commit came
 
-    def wake(self) -> None:
+    def wake(self, burst: bool = False) -> None:
+        if burst:
+            self._burst_at = time.monotonic()
         self._wake.set()
 
     def stop(self) -> None:
         self.running = False
+        self._stopped.set()
         self._wake.set()
+
+    def _in_burst(self) -> bool:
+        return time.monotonic() - self._burst_at < BURST_QUIET
+
+    def _defer(self, until: float) -> None:
+        """Wait until no burst's commit came for BURST_QUIET, or until `until`."""
+        while self.running and (now := time.monotonic()) < until and self._in_burst():
+            self._stopped.wait(min(self._burst_at + BURST_QUIET, until) - now)
 
     def run(self) -> None:
         delay = 0.5
+        burst: float | None = None
         try:
             while self.running:
                 for conn in connections.all(initialized_only=True):  # default and, on SQLite, the journal's
@@ -400,8 +437,17 @@ class Consumer:
                     continue
                 delay = 0.5
                 if not taken:
+                    burst = None
                     self._wake.wait(self.poll)
-                elif taken >= BATCH and connection.vendor == "sqlite":
+                    continue
+                if BURST_DELAY > 0 and self._in_burst():
+                    burst = time.monotonic() if burst is None else burst
+                    if time.monotonic() - burst < BURST_DELAY:
+                        self._defer(burst + BURST_DELAY)
+                        continue
+                elif taken < BATCH:
+                    burst = None  # caught up, and acknowledgements are not queueing
+                if taken >= BATCH and connection.vendor == "sqlite":
                     time.sleep(SQLITE_YIELD_SECONDS)
         finally:
             connections.close_all()

@@ -148,7 +148,7 @@ class _Journaled(Pending):
     (connectors/journal.py) and answers each once that commit is done."""
 
     combine_key = "journal"
-    needs_savepoint = False  # one INSERT for the whole group
+    all_or_nothing = True  # one INSERT for the whole group (journal.append)
 
     def __init__(self, connector: Connector, events: list[InboundEvent | StatusEvent]) -> None:
         self.connector, self.events = connector, events

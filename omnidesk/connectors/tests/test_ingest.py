@@ -277,10 +277,10 @@ async def test_the_null_route_exists_only_for_the_benchmark():
 
 
 class Whole(Pending):
-    """A group stored by one statement (needs_savepoint = False): it fails whole, nothing else does."""
+    """A group stored by one statement (all_or_nothing): it fails whole, nothing else does."""
 
     combine_key = "whole"
-    needs_savepoint = False
+    all_or_nothing = True
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -312,3 +312,36 @@ async def test_a_group_without_a_savepoint_fails_whole_and_alone(writer):
     assert all(isinstance(answers[i], ValueError) for i in (0, 2, 3))
     again = await held_batch(writer, [(Whole, "c"), (Whole, "d")])
     assert again == ["c", "d"]
+
+
+class Recorded(Pending):
+    """Records whether its store ran inside a transaction."""
+
+    combine_key = "recorded"
+    all_or_nothing = True
+    seen: list[bool] = []
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @classmethod
+    def store_together(cls, items):
+        from django.db import connection
+
+        cls.seen.append(connection.in_atomic_block)
+        return [item.name for item in items]
+
+
+async def test_a_batch_of_reads_and_one_all_or_nothing_store_needs_no_transaction_on_a_server(writer):
+    """On PostgreSQL such a batch is one statement in autocommit (BEGIN and COMMIT are round trips the
+    writer waits for); SQLite keeps its transaction, whose BEGIN IMMEDIATE takes the write lock."""
+    from django.db import connection
+
+    Recorded.seen = []
+    assert await held_batch(writer, [(Recorded, "a"), (Recorded, "b")]) == ["a", "b"]
+    assert Recorded.seen == [connection.vendor == "sqlite"]
+    # With another kind of store in the batch, the batch is one transaction again, on every database.
+    Recorded.seen = []
+    answers = await held_batch(writer, [(Recorded, "c"), (Apart, "x")])
+    assert answers == ["c", "x"]
+    assert Recorded.seen == [True]

@@ -195,8 +195,8 @@ def test_the_consumer_wakes_when_told_and_stops():
 
 def test_nothing_is_journaled_or_woken_when_the_transaction_rolls_back():
     inbox = make_inbox("api")
-    woken: list[int] = []
-    journal.add_waker(lambda: woken.append(1))
+    woken: list[bool] = []
+    journal.add_waker(woken.append)
     try:
         with pytest.raises(RuntimeError), transaction.atomic(using=journal.alias()):
             journal.append([(inbox.pk, journal.encode([event("never")]))])
@@ -286,3 +286,101 @@ def journal_connector(inbox):
     from omnidesk.connectors.registry import get_connector_class
 
     return get_connector_class("api")(inbox)
+
+
+def test_one_append_outside_a_transaction_is_its_own_and_wakes_the_consumer_at_once():
+    inbox = make_inbox("api")
+    woken: list[bool] = []
+    journal.add_waker(woken.append)
+    try:
+        journal.append([(inbox.pk, journal.encode([event(name)])) for name in ("alone-1", "alone-2")])
+        # A commit carrying BURST_COMMIT requests or more says so: acknowledgements are queueing.
+        names = [f"many-{n}" for n in range(journal.BURST_COMMIT)]
+        journal.append([(inbox.pk, journal.encode([event(name)])) for name in names])
+    finally:
+        journal._wakers.clear()
+    assert woken == [False, True]
+    assert journal.process() == 2 + journal.BURST_COMMIT
+    assert inbound_ids(inbox) == ["alone-1", "alone-2", *names]
+
+
+class FakeJournal:
+    """Stands in for journal.process: returns what `answers` says, records when it was called, and, while
+    `flooding`, wakes the consumer from another thread as serve's web process does after each commit
+    (`burst`: commits of many requests each, acknowledgements queueing)."""
+
+    def __init__(self, answers: list[int]) -> None:
+        self.answers, self.calls = answers, []
+        self.flooding = threading.Event()
+
+    def __call__(self, limit: int = journal.BATCH) -> int:
+        self.calls.append(time.monotonic())
+        taken = self.answers.pop(0) if self.answers else 0
+        if taken:
+            time.sleep(0.02)  # storing a batch takes a while: webhooks journaled meanwhile wake the consumer
+        return taken
+
+    def flood(self, consumer: journal.Consumer, seconds: float, burst: bool = True) -> threading.Thread:
+        def run() -> None:
+            self.flooding.set()
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                consumer.wake(burst)
+                time.sleep(0.005)
+            self.flooded_until = time.monotonic()
+            self.flooding.clear()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        self.flooding.wait(5)
+        return thread
+
+
+def run_consumer(
+    monkeypatch, fake: FakeJournal, flood_seconds: float, burst_delay: float, burst: bool = True
+) -> None:
+    monkeypatch.setattr(journal, "process", fake)
+    monkeypatch.setattr(journal, "BURST_DELAY", burst_delay)
+    consumer = journal.Consumer(poll=0.02)
+    flooder = fake.flood(consumer, flood_seconds, burst)
+    thread = threading.Thread(target=consumer.run)
+    thread.start()
+    try:
+        flooder.join(30)
+        deadline = time.monotonic() + 10
+        while fake.answers and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)
+    finally:
+        consumer.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_in_a_burst_the_consumer_waits_until_webhooks_stop_coming(monkeypatch):
+    # Acknowledgements queueing in the web process: the consumer takes nothing more until the burst's
+    # commits stop (acknowledgements go first), then works through the backlog without waiting again.
+    fake = FakeJournal([3, journal.BATCH, journal.BATCH, 3])
+    run_consumer(monkeypatch, fake, flood_seconds=0.6, burst_delay=30)
+    assert len(fake.calls) >= 4
+    assert fake.calls[1] >= fake.flooded_until  # nothing taken while the flood lasted
+    assert fake.calls[1] - fake.calls[0] >= 0.5
+
+
+def test_a_burst_delays_the_backlog_for_at_most_burst_delay(monkeypatch):
+    # The burst never ends: after BURST_DELAY the consumer works through the backlog anyway, batch after
+    # batch, while the flood still lasts.
+    fake = FakeJournal([journal.BATCH] * 6 + [3])
+    run_consumer(monkeypatch, fake, flood_seconds=4, burst_delay=0.3)
+    assert len(fake.calls) >= 7
+    assert fake.calls[1] - fake.calls[0] >= 0.3 - 0.01  # it waited for the burst ...
+    assert fake.calls[6] < fake.flooded_until  # ... but not for the whole flood, and once only
+
+
+def test_without_a_burst_the_consumer_never_waits(monkeypatch):
+    # Webhooks arriving steadily, one per commit (wake-ups that are not a burst's), and a backlog of full
+    # batches (after a restart, say): one batch after the other while the wake-ups go on.
+    fake = FakeJournal([journal.BATCH] * 5 + [1])
+    run_consumer(monkeypatch, fake, flood_seconds=3, burst_delay=30, burst=False)
+    assert len(fake.calls) >= 6 and not fake.answers
+    assert fake.calls[5] < fake.flooded_until
