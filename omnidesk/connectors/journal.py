@@ -52,8 +52,8 @@ ADVISORY_LOCK_KEY = 0x6F6D6E69  # "omni"
 # consumer, and the database server it keeps busy, take the CPU that writer needs, so acknowledgements go
 # first: the consumer waits until no such commit came for BURST_QUIET, for at most BURST_DELAY per burst,
 # then works through the backlog without waiting again. A provider answered late sends again and adds to the
-# flood; its messages reach the agents a moment later either way. (`omnidesk worker`, which no web process
-# wakes, never waits.)
+# flood; the burst's messages reach the agents up to BURST_DELAY later. (`omnidesk worker`, which no web
+# process wakes, never waits.)
 BURST_COMMIT = 8
 BURST_DELAY = float(os.environ.get("OMNIDESK_JOURNAL_BURST_DELAY", "2"))
 BURST_QUIET = 0.1
