@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from omnidesk.accounts.models import AgentProfile
 from omnidesk.connectors.base import InboundAttachment, InboundEvent
@@ -37,35 +38,12 @@ def publish_widget(groups: Iterable[str], event: WidgetEvent) -> None:
     publish(groups, event)  # type: ignore[arg-type]
 
 
-def visitor_send(
-    inbox: Inbox,
-    session: VisitorSession,
-    *,
-    client_id: str,
-    text: str,
-    context: VisitorContext | None = None,
-    browser: str = "",
-    prechat: dict | None = None,
-    attachments: list[InboundAttachment] | None = None,
-    quick_reply: str | None = None,
-    connector: WebchatConnector | None = None,
-) -> tuple[VisitorMessagePayload, bool]:
+def visitor_send(inbox: Inbox, session: VisitorSession, **fields: Any) -> tuple[VisitorMessagePayload, bool]:
     """Store a visitor's message (once, however often the browser resends it); returns its payload
-    and whether it is new. Raises PayloadError, InvalidIdentity or ActionError for bad input.
-    `visitor_event` and `visitor_store` are its two halves, for storing several visitors' at once."""
-    event = visitor_event(
-        inbox,
-        session,
-        client_id=client_id,
-        text=text,
-        context=context,
-        browser=browser,
-        prechat=prechat,
-        attachments=attachments,
-        quick_reply=quick_reply,
-        connector=connector,
-    )
-    return visitor_store(inbox, [(session, event)])[0]
+    and whether it is new. `fields`: `visitor_event`'s (client_id, text, context, ...). Raises
+    PayloadError, InvalidIdentity or ActionError for bad input. `visitor_event` and `visitor_store` are
+    its two halves, for storing several visitors' at once."""
+    return visitor_store(inbox, [(session, visitor_event(inbox, session, **fields))])[0]
 
 
 def visitor_event(
