@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Hashable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,24 +164,18 @@ class GroupCommit:
             conn.close_if_unusable_or_obsolete()
         using = self.using
         try:
-            if connections[using].vendor != "sqlite" and all(job.reads_only for job in batch):
-                # Reads need no transaction, and what one all-or-nothing store writes needs none around
-                # it either: alone, it is its own (autocommit). On a database server that is one round
-                # trip instead of three (BEGIN, the write, COMMIT), and under load each waits for the
-                # GIL behind the event loop: waiting for BEGIN's answer alone was a fifth of the
-                # writer's time on PostgreSQL. (SQLite keeps the transaction: its BEGIN IMMEDIATE takes
-                # the write lock without the slow busy handler an autocommit statement would meet,
-                # omnidesk/db/sqlite/base.py.)
-                groups = self._run_jobs(batch, using)
-                if len(groups) == 1 and next(iter(groups.values()))[0].outcome.all_or_nothing:
-                    self._store(next(iter(groups.values())), using)
-                elif groups:
-                    with transaction.atomic(using=using):
-                        for group in groups.values():
-                            self._store(group, using)
-            else:
-                with transaction.atomic(using=using):
-                    for group in self._run_jobs(batch, using).values():
+            # Reads need no transaction, and one all-or-nothing store alone in a batch of reads needs none
+            # around it either: it is its own (autocommit). On a database server that is one round trip
+            # instead of three (BEGIN, the write, COMMIT), and under load each waits for the GIL behind
+            # the event loop: waiting for BEGIN's answer alone was a fifth of the writer's time on
+            # PostgreSQL. (SQLite keeps the transaction: its BEGIN IMMEDIATE takes the write lock without
+            # the slow busy handler an autocommit statement would meet, omnidesk/db/sqlite/base.py.)
+            reads = connections[using].vendor != "sqlite" and all(job.reads_only for job in batch)
+            with nullcontext() if reads else transaction.atomic(using=using):
+                groups = list(self._run_jobs(batch, using).values())
+                alone = len(groups) == 1 and groups[0][0].outcome.all_or_nothing
+                with transaction.atomic(using=using) if reads and groups and not alone else nullcontext():
+                    for group in groups:
                         self._store(group, using)
         except DatabaseError as exc:  # the commit itself failed: nothing of this batch is stored
             for job in batch:

@@ -61,7 +61,7 @@ class _Send(Pending):
         self.combine_key = inbox.pk
 
     def store(self) -> tuple[float, Any]:
-        return 0.0, actions.visitor_store(self.inbox, [(self.session, self.event)])[0][0]
+        return self.store_together([self])[0]
 
     @classmethod
     def store_together(cls, items: Sequence[Pending]) -> list[tuple[float, Any]]:
