@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import httpx
 from django.http import HttpRequest
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from pydantic_core import from_json
 
 from omnidesk.contacts.constants import IdentityKind
 
@@ -22,6 +23,7 @@ from ..base import (
     SignatureError,
     StatusEvent,
     TransientSendError,
+    header,
 )
 from ..registry import register
 from ..signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, check_signature, signed_headers
@@ -96,16 +98,18 @@ class ApiConnector(Connector):
         reason = check_signature(
             self.secrets.get("signing_secret", ""),
             request.body,
-            request.headers.get(TIMESTAMP_HEADER),
-            request.headers.get(SIGNATURE_HEADER),
+            header(request, TIMESTAMP_HEADER),
+            header(request, SIGNATURE_HEADER),
         )
         if reason:
             raise SignatureError(reason)
 
     def parse(self, request: HttpRequest) -> list[InboundEvent | StatusEvent]:
         try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
+            # pydantic-core's parser: a ValueError for anything that is not JSON (bad UTF-8, an unpaired
+            # surrogate, nesting deeper than 200 too), in a third of json.loads's CPU.
+            data = from_json(request.body)
+        except ValueError as exc:
             raise PayloadError(f"body is not JSON: {exc}") from exc
         if isinstance(data, dict) and "events" not in data:
             data = {"events": [data]}  # a single event may be sent bare

@@ -114,6 +114,16 @@ def test_one_append_longer_than_a_statement_keeps_every_row_in_order():
     assert inbound_ids(inbox) == [f"n-{n}" for n in range(count)]
 
 
+def test_append_stores_each_payload_as_encoded_in_order():
+    inbox = make_inbox("api")
+    awkward = ['a "quoted" \\ back\\slash', "],[1,[", "\u2028 \t \n \U0001f600 \u4f60\u597d", "{\"t\":\"m\"}", "e\u0301"]
+    requests = [[event(f"aw-{n}", text=value)] for n, value in enumerate(awkward)]
+    requests.append([event("meta", text="x"), StatusEvent("out-1", DeliveryStatus.READ, error='"]')])
+    append(inbox, *requests)
+    stored = list(JournalEntry.objects.order_by("id").values_list("inbox_id", "payload"))
+    assert stored == [(inbox.pk, journal.encode(events)) for events in requests]
+
+
 def test_a_redelivery_in_the_journal_is_one_message():
     inbox = make_inbox("api")
     append(inbox, [event("dup")], [event("dup")], [event("other")])
