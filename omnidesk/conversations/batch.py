@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import weakref
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from omnidesk.connectors.base import IdentityClaim, InboundEvent
 from omnidesk.connectors.models import Inbox
 from omnidesk.contacts.actions import normalize_claims
 from omnidesk.contacts.models import Contact, ContactIdentity
-from omnidesk.db.rows import execute_rows
+from omnidesk.db.rows import Columns, execute_rows, fetch_together
 
 from . import events as realtime
 from .actions import ActionError, Received, inbound_message
@@ -48,10 +47,12 @@ _CONVERSATION_UPDATE = (
 )
 
 
-def receive_many(inbox: Inbox, events: Sequence[InboundEvent]) -> list[Received]:
+def receive_many(inbox: Inbox, events: Sequence[InboundEvent], savepoint: bool = True) -> list[Received]:
     """Store an envelope of inbound messages, all or nothing; one Received per event, in order.
 
     Raises InvalidIdentity or ActionError for the first bad event, before anything is written.
+    `savepoint=False` (inside the caller's transaction, which is then rolled back whole on any error):
+    no savepoint, two statements less, and a lost race is raised instead of retried here.
     """
     prepared: list[tuple[InboundEvent, list[IdentityClaim]]] = []
     for event in events:
@@ -63,12 +64,12 @@ def receive_many(inbox: Inbox, events: Sequence[InboundEvent]) -> list[Received]
         return []
     for attempt in range(3):
         try:
-            with transaction.atomic():
+            with transaction.atomic(savepoint=savepoint):
                 return _Envelope(inbox).store(prepared)
         except IntegrityError:
             # A concurrent delivery of one of these messages, or of the same new contact, won the race:
             # the retry reads its rows and treats them as stored.
-            if attempt == 2:
+            if attempt == 2 or not savepoint:
                 raise
     raise AssertionError("unreachable")
 
@@ -112,38 +113,47 @@ class _Envelope:
         # The reads of every message, written as SQL: compiling them with the ORM cost more CPU than the
         # rest of a single message's work (docs/benchmarks-webchat.md). The rare ones stay in the ORM.
         external_ids = sorted({e.external_id for e, _ in prepared if e.external_id})
-        if external_ids:
-            # Ids first, the rows only for the redelivered (rare): building model instances is most of a read.
-            found = _values(
-                f"SELECT id FROM {_table(Message)} WHERE inbox_id = %s "  # noqa: S608  (see _values)
-                f"AND external_id IN ({_marks(external_ids)})",
-                [self.inbox.pk, *external_ids],
-            )
-            if found:
-                redelivered = Message.objects.filter(pk__in=[r[0] for r in found])
-                for message in redelivered.select_related("conversation"):
-                    self.stored[message.external_id] = message
-        fresh = [(e, c) for e, c in prepared if not (e.external_id and e.external_id in self.stored)]
         # Every identity any event names, verified or not, grouped so each (kind, scope) is one index range.
+        # Those of a redelivered event too: then this read needs nothing from the one before, and both go
+        # to the database together (one round trip); the extra owners are never asked for.
         values: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for _, claims in fresh:
+        for _, claims in prepared:
             for c in claims:
                 values[(c.kind, c.scope)].add(c.value)
+        statements: list[tuple[str, list[Any]]] = []
+        if external_ids:
+            # Ids first, the rows only for the redelivered (rare): building model instances is most of a read.
+            statements.append(
+                (
+                    f"SELECT id FROM {_table(Message)} WHERE inbox_id = %s "  # noqa: S608  (see _values)
+                    f"AND external_id IN ({_marks(external_ids)})",
+                    [self.inbox.pk, *external_ids],
+                )
+            )
+        contact = Columns.of(Contact, "c")
         if values:
             where, params = [], []
             for (kind, scope), vals in values.items():
                 where.append(f"(i.kind = %s AND i.scope = %s AND i.value IN ({_marks(vals)}))")
                 params += [kind, scope, *sorted(vals)]
-            contact = _Columns.of(Contact, "c")
-            rows = _values(
-                f"SELECT i.kind, i.scope, i.value, {contact.sql} "  # noqa: S608  (see _values)
-                f"FROM {_table(ContactIdentity)} i "
-                f"INNER JOIN {_table(Contact)} c ON c.id = i.contact_id WHERE {' OR '.join(where)}",
-                params,
+            statements.append(
+                (
+                    f"SELECT i.kind, i.scope, i.value, {contact.sql} "  # noqa: S608  (see _values)
+                    f"FROM {_table(ContactIdentity)} i "
+                    f"INNER JOIN {_table(Contact)} c ON c.id = i.contact_id WHERE {' OR '.join(where)}",
+                    params,
+                )
             )
-            for row in rows:
-                owner = contact.build(row, 3)
-                self.owners[(row[0], row[1], row[2])] = self.contacts.setdefault(owner.pk, owner)
+        results = _values_together(statements)
+        found = results.pop(0) if external_ids else []
+        if found:
+            redelivered = Message.objects.filter(pk__in=[r[0] for r in found])
+            for message in redelivered.select_related("conversation"):
+                self.stored[message.external_id] = message
+        for row in results.pop(0) if values else []:
+            owner = contact.build(row, 3)
+            self.owners[(row[0], row[1], row[2])] = self.contacts.setdefault(owner.pk, owner)
+        fresh = [(e, c) for e, c in prepared if not (e.external_id and e.external_id in self.stored)]
         refs = {r for e, _ in fresh for r in e.thread_refs}
         if not self.contacts:
             return  # every sender is new: no stored conversation can be theirs
@@ -166,11 +176,23 @@ class _Envelope:
                 named = sorted({conversation_id for _, conversation_id, _ in ref_rows})
                 where.append(f"id IN ({_marks(named)})")
                 params += named
-        columns = _Columns.of(Conversation, "v")
-        rows = _values(
-            f"SELECT {columns.sql} FROM {_table(Conversation)} v "  # noqa: S608  (see _values)
-            f"WHERE {' OR '.join(where)}",
-            params,
+        columns = Columns.of(Conversation, "v")
+        through = Conversation.tags.through
+        rows, tag_rows = _values_together(
+            [
+                (
+                    f"SELECT {columns.sql} FROM {_table(Conversation)} v "  # noqa: S608  (see _values)
+                    f"WHERE {' OR '.join(where)}",
+                    params,
+                ),
+                # Their tags, in the same round trip: the same conditions, as a subquery.
+                (
+                    f"SELECT ct.conversation_id, t.name FROM {_table(through)} ct "  # noqa: S608  (see _values)
+                    f"INNER JOIN {_table(Tag)} t ON t.id = ct.tag_id WHERE ct.conversation_id IN "
+                    f"(SELECT v.id FROM {_table(Conversation)} v WHERE {' OR '.join(where)})",
+                    params,
+                ),
+            ]
         )
         for row in rows:
             conversation = columns.build(row, 0)
@@ -193,14 +215,9 @@ class _Envelope:
             inboxes.update(Inbox.objects.in_bulk(list(others)))
         for conversation in self.conversations.values():
             conversation.current_inbox = inboxes[conversation.current_inbox_id]
-        through = Conversation.tags.through
-        loaded = list(self.conversations)
-        for conversation_id, name in _values(
-            f"SELECT ct.conversation_id, t.name FROM {_table(through)} ct "  # noqa: S608  (see _values)
-            f"INNER JOIN {_table(Tag)} t ON t.id = ct.tag_id WHERE ct.conversation_id IN ({_marks(loaded)})",
-            loaded,
-        ):
-            self.tags[conversation_id].append(name)
+        for conversation_id, name in tag_rows:
+            if conversation_id in self.conversations:  # (one that changed between the two reads is not)
+                self.tags[conversation_id].append(name)
 
     # --- deciding, event by event ----------------------------------------------------------------
 
@@ -375,46 +392,13 @@ def _values(sql: str, params: list[Any]) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _values_together(statements: list[tuple[str, list[Any]]]) -> list[list[tuple]]:
+    """The rows of hand-written SELECTs that need nothing from each other: one round trip on PostgreSQL."""
+    with connection.cursor() as cursor:
+        return fetch_together(cursor, statements)
+
+
 _LAST_MESSAGE_AT = Conversation._meta.get_field("last_message_at")
-
-
-class _Columns:
-    """One model's columns in a hand-written SELECT, and a row turned back into an instance with the
-    converters Django's compiler applies (datetimes on SQLite, JSON), as QuerySet iteration would."""
-
-    _cache: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
-
-    def __init__(self, model: Any, alias: str, conn: Any) -> None:
-        fields = model._meta.concrete_fields
-        self.model = model
-        self.names = [f.attname for f in fields]
-        self.width = len(fields)
-        self.sql = ", ".join(f"{alias}.{conn.ops.quote_name(f.column)}" for f in fields)
-        self.converters: list[tuple[int, Any, list]] = []
-        for n, field in enumerate(fields):
-            col = field.get_col(alias)
-            found = conn.ops.get_db_converters(col) + col.get_db_converters(conn)
-            if found:
-                self.converters.append((n, col, found))
-
-    @classmethod
-    def of(cls, model: Any, alias: str) -> _Columns:
-        """Built once per database connection (each thread has its own; converters are bound to it)."""
-        conn = connections[DEFAULT_DB_ALIAS]
-        cached = cls._cache.setdefault(conn, {})
-        if (model, alias) not in cached:
-            cached[(model, alias)] = cls(model, alias, conn)
-        return cached[(model, alias)]
-
-    def build(self, row: tuple, start: int) -> Any:
-        conn = connections[DEFAULT_DB_ALIAS]
-        values = list(row[start : start + self.width])
-        for n, col, converters in self.converters:
-            value = values[n]
-            for converter in converters:
-                value = converter(value, col, conn)
-            values[n] = value
-        return self.model.from_db(conn.alias, self.names, values)
 
 
 # Field types whose Python value is what the driver takes (Model.save's preparation returns it unchanged).

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.db import OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -116,7 +117,13 @@ def test_one_append_longer_than_a_statement_keeps_every_row_in_order():
 
 def test_append_stores_each_payload_as_encoded_in_order():
     inbox = make_inbox("api")
-    awkward = ['a "quoted" \\ back\\slash', "],[1,[", "\u2028 \t \n \U0001f600 \u4f60\u597d", "{\"t\":\"m\"}", "e\u0301"]
+    awkward = [
+        'a "quoted" \\ back\\slash',
+        "],[1,[",
+        "\u2028 \t \n \U0001f600 \u4f60\u597d",
+        "{\"t\":\"m\"}",
+        "e\u0301",
+    ]
     requests = [[event(f"aw-{n}", text=value)] for n, value in enumerate(awkward)]
     requests.append([event("meta", text="x"), StatusEvent("out-1", DeliveryStatus.READ, error='"]')])
     append(inbox, *requests)
@@ -163,6 +170,67 @@ def test_an_entry_the_spine_refuses_is_set_aside_alone_with_the_reason():
     ids = list(JournalEntry.objects.values_list("id", flat=True))
     assert journal.retry(ids) == 2
     assert JournalEntry.objects.filter(failed_at=None).count() == 2
+
+
+def test_a_batch_that_goes_through_whole_takes_no_savepoint():
+    # At 100 webhooks/s every batch is one entry; savepoints were 4 of its 17 statements.
+    inbox = make_inbox("api")
+    for entries in ([[event("s-1")]], [[event("s-2", "c-2")], [event("s-3")], [event("s-4", "c-3")]]):
+        append(inbox, *entries)
+        with CaptureQueriesContext(connection) as queries:
+            assert journal.process() == len(entries)
+        statements = [query["sql"].upper() for query in queries.captured_queries]
+        assert statements and not [sql for sql in statements if "SAVEPOINT" in sql]
+    assert inbound_ids(inbox) == ["s-1", "s-2", "s-3", "s-4"]
+    assert not JournalEntry.objects.exists()
+
+
+def test_each_entry_is_stored_with_its_own_inbox_as_it_is_now():
+    """The consumer reads the inboxes with the entries (one round trip on PostgreSQL): every field as
+    the ORM would give it, and an entry whose inbox was deleted meanwhile is set aside, not lost."""
+    from omnidesk.accounts.models import Team
+    from omnidesk.conversations.models import Conversation
+
+    team = Team.objects.create(name="Billing")
+    billing = make_inbox("api", "Billing API", settings={"trust_identities": False}, default_team=team)
+    gone = make_inbox("api", "Old API")
+    append(billing, [event("b-1", "c-1")])
+    append(gone, [event("g-1", "c-9")])
+    append(billing, [event("b-2", "c-2")])
+    gone_id = gone.pk
+    gone.delete()
+    assert journal.process() == 3
+    assert inbound_ids(billing) == ["b-1", "b-2"]
+    assert set(Conversation.objects.values_list("team_id", flat=True)) == {team.pk}
+    (aside,) = JournalEntry.objects.all()
+    assert aside.inbox_id == gone_id and aside.failed_at is not None
+    assert aside.error == f"the inbox {gone_id} no longer exists"
+
+
+def test_a_batch_refused_as_a_whole_leaves_nothing_of_its_first_try(monkeypatch):
+    """The first, savepoint-free try writes rows and then loses a race: all of it is rolled back, and the
+    entry-by-entry pass stores each message once, with one contact per customer."""
+    from django.db import IntegrityError
+
+    from omnidesk.contacts.models import Contact
+
+    inbox = make_inbox("api")
+    append(inbox, [event("r-1")], [event("r-2", "c-2")])
+    original, calls = batch._Envelope.store, []
+
+    def store_then_lose_the_race(self, prepared):
+        calls.append(len(prepared))
+        stored = original(self, prepared)
+        if len(calls) == 1:
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return stored
+
+    monkeypatch.setattr(batch._Envelope, "store", store_then_lose_the_race)
+    assert journal.process() == 2
+    assert calls[0] == 2 and len(calls) > 1  # first both together, then again, carefully
+    assert inbound_ids(inbox) == ["r-1", "r-2"]
+    assert Contact.objects.count() == 2
+    assert not JournalEntry.objects.exists()
 
 
 def test_database_trouble_leaves_the_whole_batch_for_the_next_attempt(monkeypatch):

@@ -185,15 +185,17 @@ def test_a_concurrent_copy_that_wins_the_race_is_found_on_retry(api_inbox, monke
     assert DBTaskResult.objects.filter(task_path__endswith="process_inbound").count() == 1
 
 
-def test_a_message_in_a_running_conversation_takes_nine_statements(api_inbox):
+def test_a_message_in_a_running_conversation_takes_seven_round_trips(api_inbox):
     first = inbound(api_inbox, "one").message.conversation
     first.tags.add(Tag.objects.create(name="vip"))
     with CaptureQueriesContext(connection) as queries:
         result = inbound(api_inbox, "two")
     assert result.message.conversation_id == first.pk
-    # SAVEPOINT; reads: duplicate, identities, conversations, tags; INSERT message, UPDATE conversation,
-    # INSERT job; RELEASE.
-    assert len(queries.captured_queries) == 9, [q["sql"][:80] for q in queries.captured_queries]
+    # SAVEPOINT; reads: duplicate + identities, conversations + tags (each pair one round trip on
+    # PostgreSQL, db/rows.fetch_together; two statements on SQLite, in the process); INSERT message,
+    # UPDATE conversation, INSERT job; RELEASE.
+    expected = 7 if connection.vendor == "postgresql" else 9
+    assert len(queries.captured_queries) == expected, [q["sql"][:80] for q in queries.captured_queries]
 
 
 def test_the_conversation_a_message_joins_is_read_as_the_orm_reads_it(api_inbox):

@@ -1,4 +1,5 @@
-"""omnidesk/db/rows.py: many rows in one statement, every value back exactly as given."""
+"""omnidesk/db/rows.py: many rows in one statement, every value back exactly as given; several reads in
+one round trip, each with its own rows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 
-from omnidesk.db.rows import execute_rows
+from omnidesk.db.rows import execute_rows, fetch_together
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +62,33 @@ def test_one_row_and_many_rows_are_the_same_statement_text_on_postgresql(probe):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM rows_probe")
         assert cursor.fetchone()[0] == 70
+
+
+def test_reads_sent_together_each_get_their_own_rows_in_order(probe):
+    at = dt.datetime(2026, 11, 23, 17, 5, 1, 123456, tzinfo=dt.UTC)
+    with connection.cursor() as cursor:
+        execute_rows(cursor, INSERT, "(%s, %s, %s)", [(n, text, at) for n, text in enumerate(AWKWARD)])
+    statements = [
+        ("SELECT n, t FROM rows_probe WHERE t IN (%s, %s) ORDER BY n", [AWKWARD[2], AWKWARD[6]]),
+        ("SELECT n FROM rows_probe WHERE t = %s", ["nobody"]),  # no rows: still its own, empty, result
+        ("SELECT count(*), max(at) FROM rows_probe WHERE n >= %s", [3]),
+    ]
+    with connection.cursor() as cursor:
+        found = fetch_together(cursor, statements)
+        separately = []
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            separately.append(cursor.fetchall())
+    assert found == separately
+    assert found[0] == [(2, AWKWARD[2]), (6, AWKWARD[6])] and found[1] == []
+    assert found[2][0][0] == len(AWKWARD) - 3
+
+
+def test_reads_sent_together_are_one_round_trip_on_postgresql(probe):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs in the process: there is no round trip to save")
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries, connection.cursor() as cursor:
+        assert fetch_together(cursor, [("SELECT %s", [1]), ("SELECT %s", ["a; b"])]) == [[(1,)], [("a; b",)]]
+    assert len(queries.captured_queries) == 1
