@@ -214,25 +214,28 @@ def on_inbound(message_id: int, *, message: Message | None = None) -> None:
 
 def _may_change(conversation_id: int) -> bool:
     """Whether on_inbound may have something to do: the conversation is open and paused, has no policy
-    yet, or lacks a clock a customer message starts. Read without a lock, so that a follow-up whose
-    clocks already run costs no write transaction; on yes, on_inbound decides again under the lock."""
+    yet while some policy is enabled, or lacks a clock a customer message starts. Read without a lock, so
+    that a follow-up whose clocks already run, or a help desk without SLA policies, costs no write
+    transaction (seven statements); on yes, on_inbound decides again under the lock."""
     conversations, policies = Conversation._meta.db_table, SlaPolicy._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.status, c.sla_paused_at, c.sla_policy_id, c.resolution_due, p.resolution_minutes,"  # noqa: S608 - table names from model meta, values bound
-            f" c.first_response_at, c.next_response_due FROM {conversations} c"
+            f" c.first_response_at, c.next_response_due,"
+            f" EXISTS (SELECT 1 FROM {policies} e WHERE e.enabled) FROM {conversations} c"
             f" LEFT JOIN {policies} p ON p.id = c.sla_policy_id WHERE c.id = %s",
             [conversation_id],
         )
         row = cursor.fetchone()
     if row is None:
         return False
-    status, paused_at, policy_id, resolution_due, resolution_minutes, first_response_at, next_response_due = row
+    (status, paused_at, policy_id, resolution_due, resolution_minutes, first_response_at, next_response_due,
+     any_policy) = row
     if status != Status.OPEN:
         return False
     return (
         paused_at is not None
-        or policy_id is None
+        or (policy_id is None and bool(any_policy))
         or (resolution_due is None and resolution_minutes is not None)
         or (first_response_at is not None and next_response_due is None)
     )

@@ -212,3 +212,25 @@ def test_the_conversation_a_message_joins_is_read_as_the_orm_reads_it(api_inbox)
     assert received.created_at.tzinfo is not None
     for field in Contact._meta.concrete_fields:
         assert getattr(received.contact, field.attname) == getattr(stored.contact, field.attname), field.name
+
+
+def test_process_inbound_reads_the_message_as_the_orm_reads_it(api_inbox):
+    """inbound._read: one hand-written join, every field of the message, its conversation and its inbox
+    with the model's types, as select_related gives them."""
+    from omnidesk.conversations.inbound import _read
+
+    received = inbound(api_inbox, "Ciao, la mia carta non funziona", contact_name="Ada", language="it")
+    Conversation.objects.filter(pk=received.message.conversation_id).update(subject="Carta")
+    stored = Message.objects.select_related("conversation", "inbox").get(pk=received.message.pk)
+    with CaptureQueriesContext(connection) as queries:
+        read = _read(stored.pk)
+    assert len(queries.captured_queries) == 1
+    for model, got, want in (
+        (Message, read, stored),
+        (Conversation, read.conversation, stored.conversation),
+        (type(api_inbox), read.inbox, stored.inbox),
+    ):
+        for field in model._meta.concrete_fields:
+            assert getattr(got, field.attname) == getattr(want, field.attname), (model.__name__, field.name)
+    assert read.created_at.tzinfo is not None and read.inbox.secrets == stored.inbox.secrets
+    assert _read(stored.pk + 1000) is None

@@ -73,6 +73,27 @@ def fresh(conv: Conversation) -> Conversation:
     return Conversation.objects.select_related("sla_policy").get(pk=conv.pk)
 
 
+def test_without_an_enabled_policy_a_message_costs_sla_one_read(clock_at):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from omnidesk.sla.actions import on_inbound
+
+    clock_at(MONDAY)
+    chat = make_inbox("webchat")
+    SlaPolicy.objects.create(name="Off", enabled=False, first_response_minutes=5, business_hours=False)
+    conv = write(chat)
+    assert conv.sla_policy is None and conv.first_response_due is None
+    received = inbound(chat, "again", identities=[IdentityClaim("external", "c1", scope=str(chat.uuid))])
+    with CaptureQueriesContext(connection) as queries:
+        on_inbound(received.message.pk, message=received.message)
+    assert len(queries.captured_queries) == 1  # no lock, no write transaction
+    # Once a policy is enabled, the next message starts its clocks.
+    SlaPolicy.objects.filter(name="Off").update(enabled=True)
+    conv = write(chat, "third")
+    assert conv.sla_policy is not None and conv.first_response_due == MONDAY + dt.timedelta(minutes=5)
+
+
 def test_policy_conditions_choose_the_targets(calendar_policy, clock_at):
     clock_at(MONDAY)
     urgent = SlaPolicy.objects.create(
