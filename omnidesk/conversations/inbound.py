@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import TypeVar
 
 from django.db import connection, models, transaction
@@ -22,14 +23,10 @@ def process(message_id: int) -> None:
         return
     conversation = message.conversation
     language = message.language or _detect(message.text)
-    if language and not message.language and conversation.language:
-        # The message's only: one UPDATE, its own transaction (BEGIN and COMMIT are two round trips more).
-        if Message.objects.filter(pk=message.pk, language="").update(language=language):
-            message.language = language
-        else:  # set meanwhile by someone else: theirs stands
-            message.refresh_from_db(fields=["language"])
-    elif language and not (message.language and conversation.language):
-        with transaction.atomic():
+    if language and not (message.language and conversation.language):
+        # Both rows in one transaction; one alone is its own (BEGIN and COMMIT are two round trips more).
+        both = not message.language and not conversation.language
+        with transaction.atomic() if both else nullcontext():
             if not message.language:
                 if Message.objects.filter(pk=message.pk, language="").update(language=language):
                     message.language = language
