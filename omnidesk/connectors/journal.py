@@ -339,7 +339,7 @@ def _process(limit: int, careful: bool) -> int:
                 for entry_id, _ in items:
                     failed[entry_id] = f"the inbox {inbox_id} no longer exists"
                 continue
-            _store_entries(inbox, items, failed, careful)
+            _store_entries(inbox, items, failed, careful=careful)
         if same_database:  # stored and taken off the journal in one transaction
             _take_off(entries, failed)
     if not same_database:
@@ -395,7 +395,7 @@ def _take_off(entries: list[tuple[int, int, str]], failed: dict[int, str]) -> No
 
 
 def _store_entries(
-    inbox: Any, items: list[tuple[int, str]], failed: dict[int, str], careful: bool = True
+    inbox: Any, items: list[tuple[int, str]], failed: dict[int, str], *, careful: bool
 ) -> None:
     """One inbox's entries, consecutive messages as one receive_many. Not `careful`: all together, in
     the batch's transaction, and what the spine refuses is raised (process rolls the batch back and
