@@ -24,9 +24,19 @@ def admin_agent(db):
 
 @pytest.fixture(autouse=True)
 def _close_widget_thread_connections():
-    """The chat widget's database thread keeps its connection between calls (omnidesk/widget/db.py);
+    """The chat widget's database thread keeps its connection between calls (omnidesk/connectors/webchat/db.py);
     close it after each test so PostgreSQL can flush and finally drop the test database."""
     yield
-    from omnidesk.widget.db import close_connections_now
+    from omnidesk.connectors.webchat.db import close_connections_now
 
     close_connections_now()
+
+
+@pytest.fixture(autouse=True)
+def _stop_webhook_writer():
+    """The webhook route's group-commit writer keeps its own connection (omnidesk/ingest/webhooks.py); stop it
+    after each test that started it, for the same reason."""
+    yield
+    from omnidesk.ingest.webhooks import group_commit
+
+    group_commit.stop()

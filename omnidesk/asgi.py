@@ -1,6 +1,6 @@
 """ASGI entry: HTTP through Django, WebSockets through Channels (ARCHITECTURE §5).
 
-Provider webhooks (/hooks/) take a lean Django handler without middleware (omnidesk/connectors/ingest.py):
+Provider webhooks (/hooks/) take a lean Django handler without middleware (omnidesk/db/group_commit.py):
 they carry no session or CSRF token, and the middleware stack halved their throughput.
 """
 
@@ -14,10 +14,10 @@ django_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs the app registry ready)
 
-from omnidesk.connectors.ingest import LeanASGIHandler  # noqa: E402
-from omnidesk.realtime.routing import websocket_urlpatterns  # noqa: E402
+from omnidesk.ingest.lean import LeanASGIHandler  # noqa: E402
+from omnidesk.websockets import websocket_urlpatterns  # noqa: E402
 
-hooks_app = LeanASGIHandler("omnidesk.connectors.hook_urls")
+hooks_app = LeanASGIHandler("omnidesk.ingest.urls")
 
 
 async def http_app(scope, receive, send):  # type: ignore[no-untyped-def]  (the ASGI signature)
@@ -29,7 +29,7 @@ async def http_app(scope, receive, send):  # type: ignore[no-untyped-def]  (the 
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        # Origin checks and authentication are per route (realtime/routing.py): the widget's socket is
+        # Origin checks and authentication are per route (websockets.py): the widget's socket is
         # opened from customers' sites, the workspace's only from this one.
         "websocket": URLRouter(websocket_urlpatterns),
     }

@@ -58,7 +58,7 @@ def _migrate() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    # Every database: on SQLite the inbound journal has a file of its own (connectors/journal.py).
+    # Every database: on SQLite the inbound journal has a file of its own (ingest/journal.py).
     for alias in settings.DATABASES:
         call_command("migrate", interactive=False, verbosity=0, database=alias)
 
@@ -155,7 +155,7 @@ class WorkerProcess:
 
     def wake(self, burst: bool = False) -> None:
         """Tell the child there is work (the journal's wake-up; "B": from a burst's commit,
-        connectors/journal.py): one byte, never blocking; a full buffer means it has wake-ups enough,
+        ingest/journal.py): one byte, never blocking; a full buffer means it has wake-ups enough,
         and a missing child polls when it starts."""
         sock = self._sock
         if sock is None:
@@ -219,7 +219,7 @@ def _uvicorn(host: str, port: int, *, with_workers: int) -> None:
     server = uvicorn.Server(config)
     children: list[WorkerProcess] = []
     if with_workers:
-        from omnidesk.connectors import journal
+        from omnidesk.ingest import journal
 
         children.append(
             WorkerProcess(
@@ -284,7 +284,7 @@ def cmd_serve_worker(args: argparse.Namespace) -> None:
 
     set_relay(RelaySender(relay))
     if args.role == "journal":
-        from omnidesk.connectors.journal import Consumer
+        from omnidesk.ingest.journal import Consumer
 
         consumer = Consumer(poll=args.interval)
         workers: WorkerThreads | JournalThread = JournalThread(consumer)
@@ -321,7 +321,7 @@ def cmd_serve_worker(args: argparse.Namespace) -> None:
 
 
 class JournalThread:
-    """The inbound journal's consumer (connectors/journal.py) as a thread, with WorkerThreads' controls."""
+    """The inbound journal's consumer (ingest/journal.py) as a thread, with WorkerThreads' controls."""
 
     def __init__(self, consumer: object) -> None:
         self.consumer = consumer
@@ -352,12 +352,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
     _setup()
     from django.core.management import call_command
 
-    from omnidesk.connectors.journal import Consumer
     from omnidesk.conversations.tasks import recover_deliveries
+    from omnidesk.ingest.journal import Consumer
 
     recover_deliveries()
     # Webhooks journaled by `omnidesk web` processes: no wake-up crosses machines, so it polls often
-    # (a SELECT of at most one row when idle); several workers take turns (connectors/journal.py).
+    # (a SELECT of at most one row when idle); several workers take turns (ingest/journal.py).
     poll = float(os.environ.get("OMNIDESK_JOURNAL_POLL", "0.05"))
     journal_thread = JournalThread(Consumer(poll=poll))
     _freeze_startup_heap(web=False)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import secrets
 import sys
 import time
 import uuid
@@ -40,6 +41,18 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_tasks_db.models import DBTaskResult
+
+from omnidesk.accounts.constants import Role
+from omnidesk.accounts.models import AgentProfile, AgentSkill, Skill, Team
+from omnidesk.contacts.actions import normalize_claims
+from omnidesk.contacts.models import Contact, ContactIdentity
+from omnidesk.conversations.actions import receive_message
+from omnidesk.conversations.constants import EventType
+from omnidesk.conversations.models import Conversation, Message, Tag
+from omnidesk.inboxes.contract import IdentityClaim, InboundEvent
+from omnidesk.inboxes.models import Inbox
+from omnidesk.realtime.publish import muted
 
 DEMO_PASSWORD = "omnidesk-demo"  # noqa: S105  (a published demo credential, printed on purpose)
 ADMIN_USERNAME = "admin"
@@ -640,8 +653,6 @@ def seed(
 ) -> Summary | None:
     """Fill the database with the demo workspace; without `force`, only if it has no conversations yet.
     Returns what was made, or None when nothing was."""
-    from omnidesk.conversations.models import Conversation
-    from omnidesk.realtime.publish import muted
 
     out = stdout or sys.stdout
     if not force and Conversation.objects.exists():
@@ -697,7 +708,6 @@ class _Seeder:
     # --- organisation ------------------------------------------------------------------------------
 
     def _teams(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        from omnidesk.accounts.models import Skill, Team
 
         teams, skills = {}, {}
         for key, (name, skill_names) in TEAMS.items():
@@ -710,8 +720,6 @@ class _Seeder:
         return teams, skills
 
     def _agents(self) -> dict[str, Any]:
-        from omnidesk.accounts.constants import Role
-        from omnidesk.accounts.models import AgentProfile, AgentSkill
 
         users = get_user_model().objects
         agents: dict[str, Any] = {}
@@ -749,9 +757,7 @@ class _Seeder:
         return agents
 
     def _inboxes(self) -> dict[str, Any]:
-        import secrets
 
-        from omnidesk.connectors.models import Inbox
 
         inboxes: dict[str, Any] = {}
         for name, kind, team_key in INBOXES:
@@ -798,9 +804,6 @@ class _Seeder:
         return f"{country}{prefix}{number:0{digits}d}"
 
     def _contacts(self) -> list[_Person]:
-        from omnidesk.connectors.base import IdentityClaim
-        from omnidesk.contacts.actions import normalize_claims
-        from omnidesk.contacts.models import Contact, ContactIdentity
 
         r = self.rng
         offset = Contact.objects.count()
@@ -876,7 +879,6 @@ class _Seeder:
         return plan
 
     def _conversations(self) -> None:
-        from omnidesk.conversations.models import Conversation, Message, Tag
 
         self.tags = {name: Tag.objects.get_or_create(name=name)[0]
                      for name in sorted({t for s in SCENARIOS for t in s.tags} | {"vip", "escalated", "follow-up"})}
@@ -932,10 +934,6 @@ class _Seeder:
         return value.format(**ctx)
 
     def _conversation(self, person: _Person, start: dt.datetime, status: str, order: str) -> Any:
-        from omnidesk.connectors.base import InboundEvent
-        from omnidesk.conversations.actions import receive_message
-        from omnidesk.conversations.constants import EventType
-        from omnidesk.conversations.models import Conversation, Message
 
         r = self.rng
         lang = person.locale
@@ -1067,7 +1065,6 @@ class _Seeder:
         return conversation
 
     def _event(self, conversation: Any, when: dt.datetime, event_type: str, **meta: Any) -> None:
-        from omnidesk.conversations.models import Message
 
         self.rows.append(Message(
             conversation=conversation, direction="out", kind="event", sender_type="system", status="sent",
@@ -1108,7 +1105,6 @@ class _Seeder:
     def _drop_inbound_tasks(self) -> None:
         """The seeded messages are history: their inbound processing (routing, auto-acknowledgement)
         must not run later and rewrite it."""
-        from django_tasks_db.models import DBTaskResult
 
         ids = set(self.inbound_ids)
         stale = [

@@ -44,8 +44,10 @@ INSTALLED_APPS = [
     "channels",
     "omnidesk.accounts",
     "omnidesk.contacts",
-    "omnidesk.connectors",
+    "omnidesk.inboxes",
     "omnidesk.conversations",
+    "omnidesk.ingest",
+    "omnidesk.connectors",
     "omnidesk.realtime",
     "omnidesk.web",
     "omnidesk.routing",
@@ -54,7 +56,8 @@ INSTALLED_APPS = [
     "omnidesk.knowledge",
     "omnidesk.bot",
     "omnidesk.helpcenter",
-    "omnidesk.widget",
+    "omnidesk.connectors.webchat",
+    "omnidesk.apps.OmnideskConfig",  # last: wires the reactions once every app is ready
 ]
 
 MIDDLEWARE = [
@@ -124,7 +127,7 @@ if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", "omnidesk.db
         "NAME": _main.with_name(f"{_main.stem}-inbound{_main.suffix}"),
         "TEST": {"NAME": str(DATA_DIR / "test-inbound.sqlite3")},
     }
-DATABASE_ROUTERS = ["omnidesk.connectors.journal.JournalRouter"]
+DATABASE_ROUTERS = ["omnidesk.ingest.journal.JournalRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- background jobs ----------------------------------------------------------------------------
@@ -216,6 +219,11 @@ DELIVERY_BACKOFF_SECONDS = float(os.environ.get("OMNIDESK_DELIVERY_BACKOFF_SECON
 DELIVERY_BACKOFF_MAX_SECONDS = float(os.environ.get("OMNIDESK_DELIVERY_BACKOFF_MAX_SECONDS", "3600"))
 # Key for secrets stored in the database (Fernet); derived from SECRET_KEY unless given.
 OMNIDESK_FERNET_KEY = os.environ.get("OMNIDESK_FERNET_KEY", "")
+# The webhook route keeps enabled inboxes' connectors this long between requests (ingest/webhooks.py).
+OMNIDESK_CONNECTOR_CACHE_SECONDS = float(os.environ.get("OMNIDESK_CONNECTOR_CACHE_SECONDS", "2"))
+# In a burst of webhooks the journal's consumer lets acknowledgements go first for at most this long
+# (ingest/journal.py, decision 0005).
+OMNIDESK_JOURNAL_BURST_DELAY = float(os.environ.get("OMNIDESK_JOURNAL_BURST_DELAY", "5"))
 # bench/ingest only: adds /hooks/_null/..., which answers webhooks without storing them (the ceiling).
 OMNIDESK_BENCH_ROUTES = os.environ.get("OMNIDESK_BENCH_ROUTES", "") == "1"
 

@@ -5,8 +5,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve as serve_static
 
 from omnidesk.api.urls import urlpatterns as api_urls
-from omnidesk.connectors.views import webhook
-
+from omnidesk.ingest.webhooks import webhook_sync
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -16,13 +15,14 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("hooks/<slug:kind>/<str:inbox_uuid>/", webhook, name="webhook"),
+    path("hooks/<slug:kind>/<str:inbox_uuid>/", webhook_sync, name="webhook"),
     path("admin/", admin.site.urls),
     path("", include((api_urls, "api"))),
     path("supervisor/", include("omnidesk.routing.urls")),
     path("kb/", include("omnidesk.knowledge.urls")),
+    path("kb/", include("omnidesk.bot.urls")),
     path("help/", include("omnidesk.helpcenter.urls")),
-    path("widget/", include("omnidesk.widget.urls")),
+    path("widget/", include("omnidesk.connectors.webchat.urls")),
     path("", include("omnidesk.web.urls")),
     # Attachments in embedded mode; scale-out serves them from object storage.
     re_path(r"^media/(?P<path>.*)$", serve_static, {"document_root": settings.MEDIA_ROOT}),

@@ -48,11 +48,11 @@ import omnidesk.nlp.language as nlp_language  # noqa: E402
 import omnidesk.routing.actions as routing_actions  # noqa: E402
 import omnidesk.sla.actions as sla_actions  # noqa: E402
 from omnidesk.accounts.models import AgentProfile, Team  # noqa: E402
-from omnidesk.connectors.base import IdentityClaim, InboundEvent  # noqa: E402
-from omnidesk.connectors.models import Inbox  # noqa: E402
+from omnidesk.inboxes.contract import IdentityClaim, InboundEvent  # noqa: E402
 from omnidesk.conversations import inbound  # noqa: E402
 from omnidesk.conversations.actions import receive_message  # noqa: E402
 from omnidesk.conversations.models import Conversation  # noqa: E402
+from omnidesk.inboxes.models import Inbox  # noqa: E402
 from omnidesk.routing.models import RoutingRule  # noqa: E402
 from omnidesk.sla.models import SlaPolicy  # noqa: E402
 

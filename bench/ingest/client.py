@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
-    """The api connector's signature (omnidesk/connectors/signing.py), recomputed here on purpose:
+    """The api connector's signature (omnidesk/connectors/api/signing.py), recomputed here on purpose:
     the client must not import the server's code."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return {"X-Omnidesk-Timestamp": str(timestamp), "X-Omnidesk-Signature": "sha256=" + mac}

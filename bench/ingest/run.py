@@ -185,7 +185,7 @@ def measured(
     server's (web + worker processes, whatever they got through during the phase). With `db`, also wait
     (bounded) until every acknowledged message is in a conversation and add the rate at which they got
     there, from the first request to the last message stored: a 2xx means journaled
-    (connectors/journal.py), and (b) counts messages fully processed."""
+    (ingest/journal.py), and (b) counts messages fully processed."""
     assert server.proc is not None
     pid = server.proc.pid
     before = server_cpu(pid)

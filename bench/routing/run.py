@@ -37,9 +37,9 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from omnidesk.accounts.models import AgentProfile, AgentSkill, Skill, Team  # noqa: E402
-from omnidesk.connectors.models import Inbox  # noqa: E402
 from omnidesk.contacts.models import Contact  # noqa: E402
 from omnidesk.conversations.models import Conversation  # noqa: E402
+from omnidesk.inboxes.models import Inbox  # noqa: E402
 from omnidesk.routing import engine  # noqa: E402
 
 LANGUAGES = ["en", "it", "pl", "de", "zh-hans"]

@@ -68,10 +68,10 @@ def _run(args: argparse.Namespace) -> dict:
     from django.db import connection
 
     from omnidesk.connectors.webchat.connector import WebchatConnector
+    from omnidesk.connectors.webchat.consumers import SendIn, VisitorConsumer
+    from omnidesk.connectors.webchat.sessions import open_session
     from omnidesk.realtime import publish
     from omnidesk.testing.factories import make_inbox
-    from omnidesk.widget.consumers import SendIn, VisitorConsumer
-    from omnidesk.widget.sessions import open_session
 
     call_command("migrate", verbosity=0)
     inbox = make_inbox("webchat", "Bench chat", secrets={"identity_secret": "x"})

@@ -30,7 +30,7 @@ def _check_languages(value: Any) -> list[str]:
 
 
 def _check_capacity(value: Any) -> dict[str, int]:
-    from omnidesk.connectors.constants import ChannelKind
+    from omnidesk.inboxes.constants import ChannelKind
 
     if value is None:
         return {}

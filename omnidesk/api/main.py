@@ -18,6 +18,7 @@ from ninja.parser import Parser
 
 from omnidesk.accounts.models import AgentProfile
 
+from . import contacts, conversations, inboxes
 from .auth import AgentRateThrottle, TokenAuth, WorkspaceSessionAuth
 from .errors import BadInput, install_error_handlers
 from .schemas import COMMON_ERRORS, MeOut, TeamRef
@@ -131,14 +132,6 @@ def me(request: HttpRequest) -> MeOut:
     )
 
 
-def _add_routers() -> None:
-    from omnidesk.connectors.api_routes import router as inboxes
-    from omnidesk.contacts.api import router as contacts
-    from omnidesk.conversations.api import router as conversations
-
-    api.add_router("/contacts", contacts)
-    api.add_router("/conversations", conversations)
-    api.add_router("/inboxes", inboxes)
-
-
-_add_routers()
+api.add_router("/contacts", contacts.router)
+api.add_router("/conversations", conversations.router)
+api.add_router("/inboxes", inboxes.router)

@@ -11,7 +11,7 @@ from .constants import HandoffReason, Outcome
 class BotConfig(models.Model):
     """Whether the answer bot speaks first on one inbox, and how sure it must be."""
 
-    inbox = models.OneToOneField("connectors.Inbox", on_delete=models.CASCADE, related_name="bot_config")
+    inbox = models.OneToOneField("inboxes.Inbox", on_delete=models.CASCADE, related_name="bot_config")
     enabled = models.BooleanField(_("answer bot enabled"), default=False)
     # The answer/abstain gate (knowledge.search.AnswerPolicy); defaults are search.DEFAULT_POLICY.
     min_cosine = models.FloatField(_("minimum similarity"), default=0.55)
@@ -27,7 +27,7 @@ class BotTurn(models.Model):
     """One thing the bot did in a conversation: answered, handed off, or took the customer's feedback."""
 
     conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="bot_turns")
-    inbox = models.ForeignKey("connectors.Inbox", on_delete=models.CASCADE, related_name="+")
+    inbox = models.ForeignKey("inboxes.Inbox", on_delete=models.CASCADE, related_name="+")
     message = models.ForeignKey("conversations.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     question = models.TextField(blank=True)  # the customer's words the bot acted on
     language = models.CharField(max_length=16, blank=True)

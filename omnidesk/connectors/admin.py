@@ -1,4 +1,5 @@
-"""Django admin for inboxes: settings validated by the channel's connector, secrets write-only.
+"""Django admin for inboxes: settings validated by the channel's connector, secrets write-only, each
+channel's health on the list and a "test connection" action.
 
 A secret typed here is encrypted into `secrets_encrypted` and never shown again, not even masked:
 the form only says which secrets are set. Leave a secret field empty to keep the stored value.
@@ -14,13 +15,13 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from pydantic import ValidationError
 
-from . import journal
-from .constants import ChannelKind
-from .models import Inbox, JournalEntry
-from .registry import available_kinds, get_connector_class
+from omnidesk.inboxes.constants import ChannelKind
+from omnidesk.inboxes.models import Inbox, InboxHealth
+
+from .registry import available_kinds, connector_class
+from .webchat.queries import embed_snippet
 
 SECRET_PREFIX = "secret_"  # noqa: S105  (a form field prefix, not a secret)
 
@@ -29,7 +30,7 @@ def _secret_names() -> dict[str, list[str]]:
     """Every secret any connector declares → the channel kinds that use it."""
     names: dict[str, list[str]] = {}
     for kind in available_kinds():
-        connector = get_connector_class(kind)
+        connector = connector_class(kind)
         for name in getattr(connector, "secret_names", ()):
             names.setdefault(name, []).append(kind)
     return names
@@ -111,7 +112,7 @@ class InboxForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         kind = self._kind()
-        connector = get_connector_class(kind) if kind else None
+        connector = connector_class(kind) if kind else None
         given = {
             field[len(SECRET_PREFIX) :]: value
             for field, value in data.items()
@@ -163,7 +164,9 @@ class InboxForm(forms.ModelForm):
 @admin.register(Inbox)
 class InboxAdmin(admin.ModelAdmin):
     form = InboxForm
-    list_display = ["name", "kind", "enabled", "default_team", "created_at"]
+    list_display = ["name", "kind", "enabled", "default_team", "last_inbound", "last_outbound", "last_error", "listener"]
+    list_select_related = ["default_team", "health"]
+    actions = ["test_connection"]
     list_filter = ["kind", "enabled", "default_team"]
     search_fields = ["name"]
     filter_horizontal = ["agents"]
@@ -221,8 +224,6 @@ class InboxAdmin(admin.ModelAdmin):
         """The one tag a site adds to show this inbox's chat widget (read-only, escaped, easy to copy)."""
         if not inbox.pk or inbox.kind != ChannelKind.WEBCHAT:
             return "—"
-        from omnidesk.widget.queries import embed_snippet
-
         return format_html(
             '<textarea readonly rows="3" cols="90" class="vLargeTextField" id="embed-snippet"'
             ' spellcheck="false" aria-describedby="embed-snippet-help">{}</textarea>'
@@ -242,28 +243,49 @@ class InboxAdmin(admin.ModelAdmin):
             return str(_("cannot be decrypted (SECRET_KEY or OMNIDESK_FERNET_KEY changed): type them again"))
         return format_html("{}", ", ".join(names) or _("none"))
 
+    # --- health (InboxHealth) ------------------------------------------------------------------------
 
-@admin.register(JournalEntry)
-class JournalEntryAdmin(admin.ModelAdmin):
-    """The inbound journal (connectors/journal.py): webhooks acknowledged and not yet stored, and those the
-    spine refused (set aside, with the reason). Read-only; set-aside entries can be queued again."""
+    @staticmethod
+    def _health(inbox: Inbox) -> InboxHealth | None:
+        try:
+            return inbox.health
+        except InboxHealth.DoesNotExist:
+            return None
 
-    list_display = ("id", "inbox_id", "received_at", "failed_at", "error")
-    list_filter = (("failed_at", admin.EmptyFieldListFilter),)
-    readonly_fields = ("inbox_id", "received_at", "payload", "failed_at", "error")
-    actions = ("queue_again",)
+    @admin.display(description=_("last inbound"))
+    def last_inbound(self, inbox: Inbox) -> Any:
+        health = self._health(inbox)
+        return health.last_inbound_at if health and health.last_inbound_at else "—"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    @admin.display(description=_("last outbound"))
+    def last_outbound(self, inbox: Inbox) -> Any:
+        health = self._health(inbox)
+        return health.last_outbound_at if health and health.last_outbound_at else "—"
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    @admin.display(description=_("last error"))
+    def last_error(self, inbox: Inbox) -> str:
+        health = self._health(inbox)
+        if not health or not health.last_error:
+            return "—"
+        return format_html('<span title="{}">{}: {}</span>', health.last_error, health.last_error_at, health.last_error[:120])
 
-    @admin.action(description=_("Store the selected set-aside entries again"))
-    def queue_again(self, request: HttpRequest, queryset: Any) -> None:
-        count = journal.retry(list(queryset.values_list("id", flat=True)))
-        self.message_user(
-            request,
-            ngettext("%(count)d entry queued again.", "%(count)d entries queued again.", count)
-            % {"count": count},
-        )
+    @admin.display(description=_("listener"))
+    def listener(self, inbox: Inbox) -> str:
+        health = self._health(inbox)
+        return str(health.get_listener_state_display()) if health and health.listener_state else "—"
+
+    @admin.action(description=_("Test the connection of the selected inboxes"))
+    def test_connection(self, request: HttpRequest, queryset: Any) -> None:
+        for inbox in queryset:
+            cls = connector_class(inbox.kind)
+            if cls is None:
+                self.message_user(request, _("%(inbox)s: no connector serves this channel.") % {"inbox": inbox}, "error")
+                continue
+            try:
+                problem = cls(inbox).check_connection()
+            except Exception as exc:  # the admin sees what failed, whatever the connector raised
+                problem = f"{type(exc).__name__}: {exc}"
+            if problem:
+                self.message_user(request, _("%(inbox)s: %(problem)s") % {"inbox": inbox, "problem": problem}, "error")
+            else:
+                self.message_user(request, _("%(inbox)s: the connection works.") % {"inbox": inbox})

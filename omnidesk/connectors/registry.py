@@ -1,33 +1,41 @@
-"""Channel kind → connector class. Each connector module registers itself on import."""
+"""Every connector, one line each: the connectors app imports these modules when Django is ready, and each
+registers its class with the spine's registry (omnidesk.inboxes.contract) through `register`."""
 
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TypeVar
+
+from omnidesk.inboxes import contract
 
 from .base import Connector
 
-_CONNECTORS: dict[str, type[Connector]] = {}
-# Modules imported on first lookup, so registration never depends on import order elsewhere.
-_MODULES = ("omnidesk.connectors.api.connector", "omnidesk.connectors.webchat.connector", "omnidesk.connectors.webform.connector")
+CONNECTORS = (
+    "omnidesk.connectors.api.connector",
+    "omnidesk.connectors.webchat.connector",
+    "omnidesk.connectors.webform.connector",
+)
+
+C = TypeVar("C", bound=type[Connector])
 
 
-def register(cls: type[Connector]) -> type[Connector]:
-    _CONNECTORS[cls.kind] = cls
+def register(cls: C) -> C:
+    """Class decorator: make a connector known to the spine under its `kind`."""
+    contract.register(cls)
     return cls
 
 
-def _load() -> None:
-    # Every time (a no-op once imported): one connector imported early by other code must not
-    # leave the registry non-empty and so hide the rest.
-    for module in _MODULES:
+def load() -> None:
+    for module in CONNECTORS:
         import_module(module)
 
 
-def get_connector_class(kind: str) -> type[Connector] | None:
-    _load()
-    return _CONNECTORS.get(kind)
+def connector_class(kind: str) -> type[Connector] | None:
+    """The connector class of a kind, for code above the spine that needs the whole class (not only the
+    contract the spine sees)."""
+    cls = contract.connector_class(kind)
+    return cls if isinstance(cls, type) and issubclass(cls, Connector) else None
 
 
 def available_kinds() -> list[str]:
-    _load()
-    return sorted(_CONNECTORS)
+    return contract.connector_kinds()

@@ -9,7 +9,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from omnidesk.accounts.audit import audit
-from omnidesk.connectors.base import IdentityClaim
+
+from omnidesk.inboxes.contract import IdentityClaim
 
 from .identities import normalize_identity
 from .models import Contact, ContactIdentity
@@ -18,54 +19,6 @@ from .models import Contact, ContactIdentity
 def normalize_claims(claims: Sequence[IdentityClaim]) -> list[IdentityClaim]:
     """Normalised claims, raising InvalidIdentity for the first bad one (first claim = the sender)."""
     return [IdentityClaim(c.kind, normalize_identity(c.kind, c.value), c.scope, c.verified) for c in claims]
-
-
-def resolve_contact(
-    claims: Sequence[IdentityClaim], *, name: str = "", language: str = ""
-) -> tuple[Contact, bool]:
-    """The contact these (normalised) identities belong to, created if none; returns (contact, created).
-
-    Only verified claims find an existing contact, so an e-mail address typed into a form never joins
-    someone else's history. Claims not yet known are attached to the contact (keeping `verified`).
-    Must run inside a transaction.
-    """
-    def key(c: IdentityClaim) -> tuple[str, str, str]:
-        return (c.kind, c.scope, c.value)
-
-    verified = [c for c in claims if c.verified]
-    by_key: dict[tuple[str, str, str], ContactIdentity] = {}
-    if verified:
-        query = Q()
-        for c in verified:
-            query |= Q(kind=c.kind, scope=c.scope, value=c.value)
-        by_key = {(i.kind, i.scope, i.value): i for i in ContactIdentity.objects.filter(query).select_related("contact")}
-    contact = None
-    for c in verified:  # the first claim (the sender's own address) decides when several match
-        if (found := by_key.get(key(c))) is not None:
-            contact = found.contact
-            break
-    created = contact is None
-    if contact is None:
-        contact = Contact.objects.create(name=name[:200], language=language)
-    elif (name and not contact.name) or (language and not contact.language):
-        contact.name = contact.name or name[:200]
-        contact.language = contact.language or language
-        contact.save(update_fields=["name", "language"])
-    # Claims not yet on record join this contact, once each. Verified ones were looked up above;
-    # an unverified one may belong to someone else, and then it stays theirs.
-    new = list({key(c): c for c in claims if key(c) not in by_key}.values())
-    unverified = [c for c in new if not c.verified]
-    if unverified:
-        query = Q()
-        for c in unverified:
-            query |= Q(kind=c.kind, scope=c.scope, value=c.value)
-        taken = set(ContactIdentity.objects.filter(query).values_list("kind", "scope", "value"))
-        new = [c for c in new if c.verified or key(c) not in taken]
-    if new:
-        ContactIdentity.objects.bulk_create(
-            [ContactIdentity(contact=contact, kind=c.kind, scope=c.scope, value=c.value, verified=c.verified) for c in new]
-        )
-    return contact, created
 
 
 class IdentityTaken(ValueError):
@@ -84,7 +37,7 @@ def do_create_contact(claims: Sequence[IdentityClaim], *, actor: Any = None, **f
     """A new contact with these identities, all or nothing.
 
     Raises InvalidIdentity for a value that cannot be normalised and IdentityTaken for one already
-    on record: creating never silently joins someone else's history (resolve_contact does that).
+    on record: creating never silently joins someone else's history.
     """
     unknown = set(fields) - CONTACT_FIELDS
     if unknown:
@@ -126,14 +79,13 @@ def do_merge_contacts(target: Contact, source: Contact, *, actor: Any = None) ->
     """Move `source`'s identities and conversations to `target`; `source` stays as a pointer."""
     if target.pk == source.pk:
         raise ValueError("a contact cannot be merged into itself")
-    from omnidesk.conversations.models import Conversation
 
     with transaction.atomic():
         # Lock both rows in id order so two merges of the same pair cannot deadlock.
         locked = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[target.pk, source.pk]).order_by("pk")}
         target, source = locked[target.pk], locked[source.pk]
         identities = ContactIdentity.objects.filter(contact=source).update(contact=target)
-        conversations = Conversation.objects.filter(contact=source).update(contact=target)
+        conversations = source.conversations.update(contact=target)
         changed: list[str] = []
         for field in ("name", "language", "time_zone", "company"):
             if not getattr(target, field) and getattr(source, field):

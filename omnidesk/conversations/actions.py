@@ -1,30 +1,28 @@
 """The spine (ARCHITECTURE §4): every write to conversations and messages, one transaction each.
 
-Realtime events and tasks leave from here, after commit. docs/spine.md walks through it.
+Realtime events and tasks leave from here, after commit; what reacts to a change is told through the hooks in
+reactions.py. docs/spine.md walks through it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-import nh3
-from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
-from django.utils.html import strip_tags
 
 from omnidesk.accounts.audit import audit
 from omnidesk.accounts.models import AgentProfile
-from omnidesk.connectors.base import InboundEvent, StatusEvent
-from omnidesk.connectors.models import Inbox
-from omnidesk.contacts.models import ContactIdentity
+from omnidesk.inboxes import health
+from omnidesk.inboxes.contract import InboundAttachment, InboundEvent, StatusEvent
+from omnidesk.inboxes.models import Inbox
 
-from . import events
+from . import events, outbound, reactions, rules
+from .batch import Received, receive_many
 from .constants import (
     DELIVERY_ORDER,
     DeliveryStatus,
@@ -35,80 +33,54 @@ from .constants import (
     SenderType,
     Status,
 )
-from .models import Conversation, Message, Tag
+from .errors import ActionError
+from .models import Attachment, Conversation, Message, Tag
+from .outbound import backoff_seconds, reply_identity, reply_rules
+from .tasks import deliver
+from .values import UnstorableValue, check_events, check_text
+
+__all__ = ["ActionError", "Received", "backoff_seconds", "reply_identity", "reply_rules"]
 
 logger = logging.getLogger(__name__)
 
-MAX_TEXT = 100_000
-
-
-class ActionError(ValueError):
-    """A request the domain refuses; `code` is stable for API clients, the message is for people."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class Received:
-    message: Message
-    created: bool  # False: a redelivery of a message we already have
-
-
-def _clean_html(html: str) -> str:
-    return nh3.clean(html) if html else ""
-
-
-def _text_of(event_text: str, html: str) -> str:
-    text = event_text or (strip_tags(html) if html else "")
-    return text[:MAX_TEXT]
+MAX_TEXT = rules.MAX_TEXT
 
 
 def _event_message(conversation: Conversation, now: dt.datetime, event_type: str, **meta: Any) -> Message:
-    return Message.objects.create(
-        conversation=conversation,
-        direction=Direction.OUT,
-        kind=MessageKind.EVENT,
-        sender_type=SenderType.SYSTEM,
-        status=DeliveryStatus.SENT,
-        meta={"event": event_type, **meta},
-        created_at=now,
-    )
+    message = rules.event_message(conversation, now, event_type, **meta)
+    message.save(force_insert=True)
+    return message
 
 
-def inbound_message(conversation: Conversation, inbox: Inbox, event: InboundEvent, now: dt.datetime) -> Message:
-    """The customer's message row for `event`, not yet saved (receive_message saves it, receive_many inserts
-    many at once)."""
-    html = _clean_html(event.html)
-    return Message(
-        conversation=conversation,
-        inbox=inbox,
-        direction=Direction.IN,
-        kind=MessageKind.TEXT,
-        sender_type=SenderType.CONTACT,
-        text=_text_of(event.text, html),
-        html=html,
-        language=event.language,
-        subject=event.subject[:255],
-        external_id=event.external_id or None,
-        status=DeliveryStatus.RECEIVED,
-        meta={k: v for k, v in {"refs": list(event.thread_refs), **event.metadata}.items() if v},
-        created_at=now,
-    )
+def receive_events(inbox: Inbox, events_: Sequence[InboundEvent | StatusEvent], savepoint: bool = True) -> list[Received]:
+    """The spine's one way in: a source's events in their order, consecutive messages stored as one envelope
+    (batch.py), delivery statuses applied in their place; one Received per message. Every source calls this:
+    the journal's consumer for webhooks, listeners, the widget and the web form.
+
+    Raises UnstorableValue for a value no database could hold, InvalidIdentity for an identity that cannot
+    be normalised and ActionError for a message that names no sender, before anything is written.
+    `savepoint=False`: the caller's transaction is the unit and is rolled back whole on any error."""
+    check_events(events_)
+    received: list[Received] = []
+    messages: list[InboundEvent] = []
+    for event in events_:
+        if isinstance(event, InboundEvent):
+            messages.append(event)
+            continue
+        if messages:
+            received += receive_many(inbox, messages, savepoint=savepoint)
+            messages = []
+        update_delivery_status(inbox, event)
+    if messages:
+        received += receive_many(inbox, messages, savepoint=savepoint)
+    if any(r.created for r in received):
+        health.record_inbound([inbox.pk])
+    return received
 
 
 def receive_message(inbox: Inbox, event: InboundEvent) -> Received:
-    """Store one inbound customer message: dedupe on (inbox, external id), resolve the contact, pick the
-    conversation, insert, enqueue process_inbound, publish on commit. One transaction.
-
-    It is receive_many's path for an envelope of one (conversations/batch.py: a few statements, the
-    rules decided in memory; docs/spine.md). Raises InvalidIdentity (a ValueError) for an identity that
-    cannot be normalised and ActionError when the message names no sender.
-    """
-    from .batch import receive_many
-
-    return receive_many(inbox, [event])[0]
+    """Store one inbound customer message (`receive_events` for one)."""
+    return receive_events(inbox, [event])[0]
 
 
 def update_delivery_status(inbox: Inbox, event: StatusEvent) -> Message | None:
@@ -164,35 +136,46 @@ def _moves_forward(current: str, new: str) -> bool:
 # --- outbound ----------------------------------------------------------------------------------
 
 
-def reply_identity(conversation: Conversation, inbox: Inbox) -> ContactIdentity | None:
-    """The identity of the contact a reply through `inbox` goes to, if the contact has one."""
-    from omnidesk.connectors.registry import get_connector_class
-
-    connector = get_connector_class(inbox.kind)
-    if connector is None:
-        return None
-    # An identity scoped to one inbox (an API customer id, a Messenger PSID) is reachable only through it.
-    identities = ContactIdentity.objects.filter(
-        Q(scope="") | Q(scope=str(inbox.uuid)), contact=conversation.contact_id, kind=connector.identity_kind
-    )
-    return identities.order_by("-verified", "-created_at").first()
-
-
 def check_send_reply(
-    conversation: Conversation, agent: AgentProfile, *, text: str, inbox: Inbox | None = None, html: str = ""
+    conversation: Conversation,
+    agent: AgentProfile,
+    *,
+    text: str,
+    inbox: Inbox | None = None,
+    html: str = "",
+    files: Sequence[InboundAttachment] = (),
+    template: dict[str, Any] | None = None,
 ) -> Message:
-    """Validate an agent's reply (untrusted input) and send it."""
+    """Validate an agent's reply (untrusted input) against the channel's rules (outbound.py) and send it."""
     text = (text or "").strip()
-    if not text and not html:
+    if not text and not html and not files and template is None:
         raise ActionError("empty", "a reply needs text")
+    try:
+        check_text(text, html, *(f.filename for f in files), where="the reply")
+    except UnstorableValue as exc:
+        raise ActionError("bad_text", str(exc)) from None
     if len(text) > MAX_TEXT:
         raise ActionError("too_long", f"a reply is at most {MAX_TEXT} characters")
     inbox = inbox or conversation.current_inbox
-    if not inbox.enabled:
-        raise ActionError("inbox_disabled", "that channel is disabled")
-    if reply_identity(conversation, inbox) is None:
-        raise ActionError("no_identity", "the customer cannot be reached on that channel")
-    return send_message(conversation, inbox=inbox, text=text, html=html, agent=agent)
+    allowed = reply_rules(conversation, inbox)
+    if not allowed.reachable:
+        code = "inbox_disabled" if not inbox.enabled else "no_identity"
+        raise ActionError(code, allowed.reason)
+    meta: dict[str, Any] = {}
+    if template is not None:
+        if not allowed.capabilities.templates:
+            raise ActionError("no_templates", "this channel has no templates")
+        meta["template"] = template
+    elif not allowed.free_form:
+        raise ActionError("window_closed", allowed.reason)
+    else:
+        outbound.check_text(allowed, text)
+        outbound.check_files(allowed, list(files))
+        if allowed.tag:
+            meta["tag"] = allowed.tag
+    if not allowed.capabilities.html:
+        html = ""  # the channel shows plain text: the text is what goes
+    return send_message(conversation, inbox=inbox, text=text, html=html, agent=agent, meta=meta, files=files)
 
 
 def send_message(
@@ -204,14 +187,13 @@ def send_message(
     agent: AgentProfile | None = None,
     sender_type: str = SenderType.AGENT,
     meta: dict | None = None,
+    files: Sequence[InboundAttachment] = (),
 ) -> Message:
     """Store an outbound message as queued and enqueue its delivery, in one transaction. `meta` is stored with
     it, so the delivery task and the message.created event see it (bot quick replies, auto-acknowledgement)."""
-    from .tasks import deliver
-
     now = timezone.now()
     with transaction.atomic():
-        html = _clean_html(html)
+        html = rules.clean_html(html)
         message = Message.objects.create(
             conversation=conversation,
             inbox=inbox,
@@ -219,12 +201,18 @@ def send_message(
             kind=MessageKind.TEXT,
             sender_type=sender_type,
             sender_agent=agent,
-            text=_text_of(text, html),
+            text=rules.text_of(text, html),
             html=html,
             status=DeliveryStatus.QUEUED,
             created_at=now,
             meta=meta or {},
         )
+        for item in files:
+            attachment = Attachment(
+                message=message, filename=item.filename[:255], content_type=item.content_type[:100], size=len(item.data)
+            )
+            attachment.file.save(item.filename[:100], ContentFile(item.data), save=False)
+            attachment.save()
         update = ["last_message_at", "message_count"]
         conversation.last_message_at = now
         conversation.message_count += 1
@@ -233,9 +221,7 @@ def send_message(
             update.append("first_response_at")
         conversation.save(update_fields=update)
         if sender_type == SenderType.AGENT:
-            from omnidesk.sla.actions import on_agent_reply
-
-            on_agent_reply(conversation, now)  # first/next response clocks are met
+            reactions.agent_replied(conversation, now)
         deliver.enqueue(message.pk)
         events.publish_message_created(message)
         events.publish_conversation_updated(conversation)
@@ -260,12 +246,6 @@ def add_note(conversation: Conversation, agent: AgentProfile | None, text: str, 
         )
         events.publish_message_created(message)
     return message
-
-
-def backoff_seconds(attempt: int) -> float:
-    """Exponential backoff with jitter: base, 2×base, 4×base, … capped (an hour by default)."""
-    base = settings.DELIVERY_BACKOFF_SECONDS * (2 ** min(max(attempt - 1, 0), 30))
-    return min(base, settings.DELIVERY_BACKOFF_MAX_SECONDS) * random.uniform(0.8, 1.2)
 
 
 # --- conversation state -------------------------------------------------------------------------
@@ -311,15 +291,7 @@ def do_set_status(
         conv.snoozed_until = snooze_until if status == Status.SNOOZED else None
         conv.resolved_at = now if status in (Status.RESOLVED, Status.CLOSED) else None
         conv.save(update_fields=["status", "snoozed_until", "resolved_at"])
-        from omnidesk.routing.actions import on_status_change as routing_status_change
-        from omnidesk.sla.actions import on_status_change as sla_status_change
-
-        sla_status_change(conv, previous, now)  # pending pauses the clocks, resolving stops them
-        routing_status_change(conv, previous)  # capacity freed: route the queue after commit
-        if status == Status.RESOLVED:
-            from omnidesk.knowledge.learning import on_resolved
-
-            on_resolved(conv)  # articles agents linked learn the customer's question (docs/knowledge.md)
+        reactions.status_changed(conv, previous, now)
         _event_message(conv, now, EventType.STATUS, status=status, by=by.name if by else "system")
         events.publish_conversation_updated(conv)
     return conv
@@ -351,24 +323,3 @@ def do_set_tags(conversation: Conversation, names: list[str], *, by: AgentProfil
         conv.tags.set(existing.values())
         events.publish_conversation_updated(conv, tags=cleaned)
     return cleaned
-
-
-def do_merge_conversations(target: Conversation, source: Conversation, *, by: Any = None) -> Conversation:
-    """Move `source`'s messages into `target` (same contact only) and close `source`."""
-    if target.pk == source.pk or target.contact_id != source.contact_id:
-        raise ActionError("bad_merge", "only two different conversations of one contact can be merged")
-    with transaction.atomic():
-        rows = {c.pk: c for c in Conversation.objects.select_for_update().filter(pk__in=[target.pk, source.pk]).order_by("pk")}
-        target, source = rows[target.pk], rows[source.pk]
-        moved = Message.objects.filter(conversation=source).update(conversation=target)
-        target.message_count += source.message_count
-        target.last_message_at = max(target.last_message_at, source.last_message_at)
-        target.save(update_fields=["message_count", "last_message_at"])
-        source.status = Status.CLOSED
-        source.message_count = 0
-        source.save(update_fields=["status", "message_count"])
-        _event_message(target, timezone.now(), EventType.MERGED, source=str(source.uuid), moved=moved)
-        audit(getattr(by, "user", by), "conversation.merged", target, source=str(source.uuid), moved=moved)
-        events.publish_conversation_updated(target)
-        events.publish_conversation_updated(source)
-    return target

@@ -14,6 +14,7 @@ import datetime as dt
 import itertools
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -21,30 +22,27 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from omnidesk.connectors.base import IdentityClaim, InboundEvent
-from omnidesk.connectors.models import Inbox
 from omnidesk.contacts.actions import normalize_claims
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.contacts.models import Contact, ContactIdentity
-from omnidesk.db.rows import Columns, execute_rows, fetch_together
+from omnidesk.db.rows import Columns, insert_instances, marks, table, update_instances, values_together
+from omnidesk.db.tasks import enqueue_many
+from omnidesk.inboxes.contract import InboundEvent
+from omnidesk.inboxes.models import Inbox
 
 from . import events as realtime
-from .actions import ActionError, Received, inbound_message
-from .constants import ACTIVE_STATUSES, DeliveryStatus, Direction, EventType, MessageKind, SenderType, Status
+from . import rules
+from .constants import ACTIVE_STATUSES
+from .errors import ActionError
 from .models import Attachment, Conversation, Message, Tag
+from .rules import IdentityKey
+from .tasks import fetch_media, process_inbound
 
-IdentityKey = tuple[str, str, str]
 
-# What a customer's message changes on an existing conversation (resolved_at only when it reopens one;
-# here always, with the value it already had otherwise: the same end state in one statement).
-_CONVERSATION_UPDATE = (
-    "last_message_at",
-    "last_inbound_at",
-    "message_count",
-    "current_inbox",
-    "status",
-    "snoozed_until",
-    "resolved_at",
-)
+@dataclass(frozen=True)
+class Received:
+    message: Message
+    created: bool  # False: a redelivery of a message we already have
 
 
 def receive_many(inbox: Inbox, events: Sequence[InboundEvent], savepoint: bool = True) -> list[Received]:
@@ -72,10 +70,6 @@ def receive_many(inbox: Inbox, events: Sequence[InboundEvent], savepoint: bool =
             if attempt == 2 or not savepoint:
                 raise
     raise AssertionError("unreachable")
-
-
-def _key(claim: IdentityClaim) -> IdentityKey:
-    return (claim.kind, claim.scope, claim.value)
 
 
 class _Envelope:
@@ -106,6 +100,7 @@ class _Envelope:
         self.new_messages: list[Message] = []
         self.received: list[Message] = []  # the inbound ones, for process_inbound
         self.attachments: list[tuple[Message, list]] = []
+        self.with_media: list[Message] = []  # media to fetch after commit (fetch_media)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -125,8 +120,8 @@ class _Envelope:
             # Ids first, the rows only for the redelivered (rare): building model instances is most of a read.
             statements.append(
                 (
-                    f"SELECT id FROM {_table(Message)} WHERE inbox_id = %s "  # noqa: S608  (see _values)
-                    f"AND external_id IN ({_marks(external_ids)})",
+                    f"SELECT id FROM {table(Message)} WHERE inbox_id = %s "  # noqa: S608  (names from our models, values bound)
+                    f"AND external_id IN ({marks(external_ids)})",
                     [self.inbox.pk, *external_ids],
                 )
             )
@@ -134,17 +129,17 @@ class _Envelope:
         if values:
             where, params = [], []
             for (kind, scope), vals in values.items():
-                where.append(f"(i.kind = %s AND i.scope = %s AND i.value IN ({_marks(vals)}))")
+                where.append(f"(i.kind = %s AND i.scope = %s AND i.value IN ({marks(vals)}))")
                 params += [kind, scope, *sorted(vals)]
             statements.append(
                 (
-                    f"SELECT i.kind, i.scope, i.value, {contact.sql} "  # noqa: S608  (see _values)
-                    f"FROM {_table(ContactIdentity)} i "
-                    f"INNER JOIN {_table(Contact)} c ON c.id = i.contact_id WHERE {' OR '.join(where)}",
+                    f"SELECT i.kind, i.scope, i.value, {contact.sql} "  # noqa: S608  (names from our models, values bound)
+                    f"FROM {table(ContactIdentity)} i "
+                    f"INNER JOIN {table(Contact)} c ON c.id = i.contact_id WHERE {' OR '.join(where)}",
                     params,
                 )
             )
-        results = _values_together(statements)
+        results = values_together(statements)
         found = results.pop(0) if external_ids else []
         if found:
             redelivered = Message.objects.filter(pk__in=[r[0] for r in found])
@@ -160,9 +155,9 @@ class _Envelope:
         ids = list(self.contacts)
         statuses = list(ACTIVE_STATUSES)
         where = [
-            f"(contact_id IN ({_marks(ids)}) AND status IN ({_marks(statuses)}) AND last_message_at >= %s)"
+            f"(contact_id IN ({marks(ids)}) AND status IN ({marks(statuses)}) AND last_message_at >= %s)"
         ]
-        params = [*ids, *statuses, _LAST_MESSAGE_AT.get_db_prep_value(since, connection)]
+        params = [*ids, *statuses, Conversation._meta.get_field("last_message_at").get_db_prep_value(since, connection)]
         ref_rows: list[tuple[str, int, dt.datetime]] = []
         if refs:
             ref_rows = list(
@@ -170,26 +165,26 @@ class _Envelope:
                     "external_id", "conversation_id", "created_at"
                 )
             )
-            where.append(f"reply_token IN ({_marks(refs)})")
+            where.append(f"reply_token IN ({marks(refs)})")
             params += sorted(refs)
             if ref_rows:
                 named = sorted({conversation_id for _, conversation_id, _ in ref_rows})
-                where.append(f"id IN ({_marks(named)})")
+                where.append(f"id IN ({marks(named)})")
                 params += named
         columns = Columns.of(Conversation, "v")
         through = Conversation.tags.through
-        rows, tag_rows = _values_together(
+        rows, tag_rows = values_together(
             [
                 (
-                    f"SELECT {columns.sql} FROM {_table(Conversation)} v "  # noqa: S608  (see _values)
+                    f"SELECT {columns.sql} FROM {table(Conversation)} v "  # noqa: S608  (names from our models, values bound)
                     f"WHERE {' OR '.join(where)}",
                     params,
                 ),
                 # Their tags, in the same round trip: the same conditions, as a subquery.
                 (
-                    f"SELECT ct.conversation_id, t.name FROM {_table(through)} ct "  # noqa: S608  (see _values)
-                    f"INNER JOIN {_table(Tag)} t ON t.id = ct.tag_id WHERE ct.conversation_id IN "
-                    f"(SELECT v.id FROM {_table(Conversation)} v WHERE {' OR '.join(where)})",
+                    f"SELECT ct.conversation_id, t.name FROM {table(through)} ct "  # noqa: S608  (names from our models, values bound)
+                    f"INNER JOIN {table(Tag)} t ON t.id = ct.tag_id WHERE ct.conversation_id IN "
+                    f"(SELECT v.id FROM {table(Conversation)} v WHERE {' OR '.join(where)})",
                     params,
                 ),
             ]
@@ -219,59 +214,28 @@ class _Envelope:
             if conversation_id in self.conversations:  # (one that changed between the two reads is not)
                 self.tags[conversation_id].append(name)
 
-    # --- deciding, event by event ----------------------------------------------------------------
+    # --- deciding, event by event (rules.py) ------------------------------------------------------
 
     def _resolve(self, claims: list[IdentityClaim], name: str, language: str) -> tuple[Contact, bool]:
-        """contacts.actions.resolve_contact, against what was read plus what this envelope made."""
-        verified = [c for c in claims if c.verified]
-        contact = next((self.owners[_key(c)] for c in verified if _key(c) in self.owners), None)
+        """rules.resolve against what was read plus what this envelope made."""
+        found = rules.resolve(claims, self.owners)
+        contact = found.contact
         created = contact is None
         if contact is None:
             contact = Contact(name=name[:200], language=language)
             self.new_contacts.append(contact)
-        elif (name and not contact.name) or (language and not contact.language):
-            contact.name = contact.name or name[:200]
-            contact.language = contact.language or language
-            if contact.pk is not None:
-                self.renamed[contact.pk] = contact
-        found = {_key(c) for c in verified if _key(c) in self.owners}
-        new = {_key(c): c for c in claims if _key(c) not in found}
-        for key, c in new.items():
-            if not c.verified and key in self.owners:
-                continue  # an unverified claim on someone's identity stays theirs
+        elif rules.fill_blanks(contact, name, language) and contact.pk is not None:
+            self.renamed[contact.pk] = contact
+        for c in found.attach:
             self.new_identities.append(
-                ContactIdentity(
-                    contact=contact, kind=c.kind, scope=c.scope, value=c.value, verified=c.verified
-                )
+                ContactIdentity(contact=contact, kind=c.kind, scope=c.scope, value=c.value, verified=c.verified)
             )
-            self.owners[key] = contact
+            self.owners[rules.key(c)] = contact
         return contact, created
 
     def _thread(self, refs: tuple[str, ...]) -> Conversation | None:
-        """actions._thread_conversation: a reply token first (the oldest conversation), else the
-        conversation of the newest message with one of these provider ids on this kind of channel."""
-        by_token = [self.by_token[r] for r in refs if r in self.by_token]
-        if by_token:
-            return min(by_token, key=lambda c: self.order[id(c)])
-        by_ref = [found for r in refs for found in self.by_ref.get(r, ())]
-        if by_ref:
-            return max(by_ref, key=lambda found: found[0])[1]
-        return None
-
-    def _continuing(self, contact: Contact, now: dt.datetime) -> Conversation | None:
-        since = now - self.window
-        live = [
-            c
-            for c in self.candidates[id(contact)]
-            if c.status in ACTIVE_STATUSES and c.last_message_at >= since
-        ]
-        return max(live, key=lambda c: c.last_message_at) if live else None
-
-    @staticmethod
-    def _belongs(conversation: Conversation, contact: Contact) -> bool:
-        if contact.pk is None:  # new in this envelope: only its own new conversations are its
-            return conversation.pk is None and conversation.contact is contact
-        return conversation.contact_id == contact.pk
+        by_token = sorted((self.by_token[r] for r in refs if r in self.by_token), key=lambda c: self.order[id(c)])
+        return rules.thread(by_token, [found for r in refs for found in self.by_ref.get(r, ())])
 
     def _one(self, event: InboundEvent, claims: list[IdentityClaim]) -> Received:
         inbox = self.inbox
@@ -280,65 +244,33 @@ class _Envelope:
             return Received(duplicate, created=False)
         contact, new_contact = self._resolve(claims, event.contact_name, event.language)
         conversation = None if new_contact else self._thread(event.thread_refs)
-        if conversation is not None and not self._belongs(conversation, contact):
-            conversation = None  # a reference to someone else's thread never joins it
+        if conversation is not None and not rules.may_join(conversation, contact):
+            conversation = None
         if conversation is None and not new_contact:
-            conversation = self._continuing(contact, now)
+            conversation = rules.continuing(self.candidates[id(contact)], now, self.window)
         created = conversation is None
         if conversation is None:
-            conversation = Conversation(
-                contact=contact,
-                current_inbox=inbox,
-                team_id=inbox.default_team_id,
-                language=event.language or contact.language,
-                subject=(event.subject or event.text or "")[:120].strip(),
-                last_message_at=now,
-                last_inbound_at=now,
-                message_count=1,
-            )
+            conversation = rules.new_conversation(contact, inbox, event, now)
             self.new_conversations.append(conversation)
             self.order[id(conversation)] = (1, next(self.seq))
             self.by_token[conversation.reply_token] = conversation
             self.candidates[id(contact)].append(conversation)
         else:
             conversation.contact = contact
-        if not created and conversation.current_inbox_id != inbox.pk:
-            switched_from = conversation.current_inbox
-            self.new_messages.append(
-                Message(
-                    conversation=conversation,
-                    direction=Direction.OUT,
-                    kind=MessageKind.EVENT,
-                    sender_type=SenderType.SYSTEM,
-                    status=DeliveryStatus.SENT,
-                    meta={
-                        "event": EventType.CHANNEL_SWITCH,
-                        "from_kind": switched_from.kind,
-                        "from_inbox": switched_from.name,
-                        "to_kind": inbox.kind,
-                        "to_inbox": inbox.name,
-                    },
-                    created_at=now,
-                )
-            )
-        message = inbound_message(conversation, inbox, event, now)
+            if (switch := rules.channel_switch(conversation, inbox, now)) is not None:
+                self.new_messages.append(switch)
+        message = rules.inbound_message(conversation, inbox, event, now)
         self.new_messages.append(message)
         self.received.append(message)
         if event.attachments:
             self.attachments.append((message, event.attachments))
+        if event.media:
+            self.with_media.append(message)
         if event.external_id:
             self.stored[event.external_id] = message
             self.by_ref[event.external_id].append(((now, 1, next(self.seq)), conversation))
         if not created:
-            conversation.last_message_at = now
-            conversation.last_inbound_at = now
-            conversation.message_count += 1
-            conversation.current_inbox = inbox
-            if conversation.status != Status.OPEN:
-                # A customer writing again reopens a resolved thread and wakes a snoozed one.
-                conversation.status = Status.OPEN
-                conversation.snoozed_until = None
-                conversation.resolved_at = None
+            rules.join(conversation, inbox, now)
             if conversation.pk is not None:
                 self.touched[conversation.pk] = conversation
                 if conversation not in self.candidates[id(contact)]:
@@ -354,12 +286,12 @@ class _Envelope:
     def store(self, prepared: list[tuple[InboundEvent, list[IdentityClaim]]]) -> list[Received]:
         self._load(prepared, timezone.now() - self.window)
         results = [self._one(event, claims) for event, claims in prepared]
-        _insert(self.new_contacts)
+        insert_instances(self.new_contacts)
         for contact in self.renamed.values():
             contact.save(update_fields=["name", "language"])
-        _insert(self.new_identities)
-        _insert(self.new_conversations)
-        _insert(self.new_messages)
+        insert_instances(self.new_identities)
+        insert_instances(self.new_conversations)
+        insert_instances(self.new_messages)
         for message, items in self.attachments:
             for item in items:
                 attachment = Attachment(
@@ -371,156 +303,11 @@ class _Envelope:
                 attachment.file.save(item.filename[:100], ContentFile(item.data), save=False)
                 attachment.save()
         if self.touched:
-            _update_conversations(list(self.touched.values()))
+            update_instances(list(self.touched.values()), rules.JOIN_FIELDS)
         if self.received:
-            _enqueue_process_inbound([m.pk for m in self.received])
+            enqueue_many(process_inbound, [(m.pk,) for m in self.received])
+        if self.with_media:
+            enqueue_many(fetch_media, [(m.pk,) for m in self.with_media])
         return results
 
 
-def _table(model: Any) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _marks(values: Any) -> str:
-    return ", ".join(["%s"] * len(values))
-
-
-def _values(sql: str, params: list[Any]) -> list[tuple]:
-    """The rows of a hand-written SELECT: names from our own models, every value bound as a parameter."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _values_together(statements: list[tuple[str, list[Any]]]) -> list[list[tuple]]:
-    """The rows of hand-written SELECTs that need nothing from each other: one round trip on PostgreSQL."""
-    with connection.cursor() as cursor:
-        return fetch_together(cursor, statements)
-
-
-_LAST_MESSAGE_AT = Conversation._meta.get_field("last_message_at")
-
-
-# Field types whose Python value is what the driver takes (Model.save's preparation returns it unchanged).
-_AS_IS = frozenset(
-    {
-        "AutoField",
-        "BigAutoField",
-        "BigIntegerField",
-        "BooleanField",
-        "CharField",
-        "IntegerField",
-        "PositiveIntegerField",
-        "PositiveSmallIntegerField",
-        "SmallIntegerField",
-        "TextField",
-    }
-)
-
-
-def _insert(objs: Sequence[Any]) -> None:
-    """INSERT new instances of one model, a few hundred values per statement, and set their ids.
-
-    What QuerySet.bulk_create writes, without its per-value compiler work, which cost more CPU than
-    all the rest of an envelope. Values are prepared as Model.save prepares them (auto_now_add,
-    foreign keys to instances saved meanwhile, datetimes, uuids and JSON through the field).
-    """
-    if not objs:
-        return
-    meta = objs[0]._meta
-    auto_pk = meta.pk if meta.pk.get_internal_type() in ("AutoField", "BigAutoField") else None
-    fields = [f for f in meta.concrete_fields if f is not auto_pk]
-    prepare = [
-        (
-            f,
-            not (
-                f.get_internal_type() in _AS_IS
-                or (f.is_relation and f.target_field.get_internal_type() in _AS_IS)
-            ),
-        )
-        for f in fields
-    ]
-    quote = connection.ops.quote_name
-    head = "INSERT INTO {} ({}) VALUES ".format(  # noqa: S608  (names from our own models, values bound)
-        quote(meta.db_table), ", ".join(quote(f.column) for f in fields)
-    )
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    returning = f" RETURNING {quote(auto_pk.column)}" if auto_pk else ""
-    per_statement = max(1, 999 // len(fields))  # SQLite's classic limit on bound parameters
-    for start in range(0, len(objs), per_statement):
-        chunk = objs[start : start + per_statement]
-        rows: list[list[Any]] = []
-        for obj in chunk:
-            obj._prepare_related_fields_for_save(operation_name="bulk_create")
-            values = []
-            for field, convert in prepare:
-                value = field.pre_save(obj, add=True)
-                values.append(field.get_db_prep_save(value, connection) if convert else value)
-            rows.append(values)
-        with connection.cursor() as cursor:
-            execute_rows(cursor, head, row, rows, returning)
-            ids = [r[0] for r in cursor.fetchall()] if auto_pk else []
-        for n, obj in enumerate(chunk):
-            if auto_pk:
-                setattr(obj, auto_pk.attname, ids[n])
-            obj._state.adding = False
-            obj._state.db = connection.alias
-
-
-def _update_conversations(conversations: list[Conversation]) -> None:
-    """One UPDATE statement, executed once per conversation (executemany): the fields receive_message
-    saves. QuerySet.bulk_update would build a CASE per field and row, which costs more CPU than the
-    rest of the envelope together."""
-    fields = [Conversation._meta.get_field(name) for name in _CONVERSATION_UPDATE]
-    prepare = [(f, not (f.get_internal_type() in _AS_IS or f.is_relation)) for f in fields]
-    quote = connection.ops.quote_name
-    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608  (names from our own model, values bound)
-        quote(Conversation._meta.db_table),
-        ", ".join(f"{quote(field.column)} = %s" for field in fields),
-        quote(Conversation._meta.pk.column),
-    )
-    rows = [
-        [
-            field.get_db_prep_save(value, connection) if convert else value
-            for field, convert in prepare
-            for value in (getattr(conversation, field.attname),)
-        ]
-        + [conversation.pk]
-        for conversation in conversations
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
-
-
-def _enqueue_process_inbound(message_ids: list[int]) -> None:
-    """process_inbound for each message: one INSERT for all of them on the database backend (what
-    DatabaseBackend.enqueue writes, row by row), one enqueue each on any other backend."""
-    from django_tasks.signals import task_enqueued
-    from django_tasks_db import DatabaseBackend
-    from django_tasks_db.compat import normalize_json
-    from django_tasks_db.models import DBTaskResult, get_date_max
-
-    from .tasks import process_inbound
-
-    backend = process_inbound.get_backend()
-    if type(backend) is not DatabaseBackend:
-        for message_id in message_ids:
-            process_inbound.enqueue(message_id)
-        return
-    backend.validate_task(process_inbound)
-    rows = [
-        DBTaskResult(
-            id=backend._get_id(),  # the backend's own id function (a uuid4 by default)
-            args_kwargs=normalize_json({"args": (message_id,), "kwargs": {}}),
-            priority=process_inbound.priority,
-            task_path=process_inbound.module_path,
-            queue_name=process_inbound.queue_name,
-            # bulk_create skips the pre_save handler that sets this for enqueue()
-            run_after=process_inbound.run_after or get_date_max(),
-            backend_name=backend.alias,
-        )
-        for message_id in message_ids
-    ]
-    _insert(rows)
-    for row in rows:
-        task_enqueued.send(type(backend), task_result=row.task_result)

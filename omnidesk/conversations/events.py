@@ -55,6 +55,18 @@ def publish_message_created(message: Message) -> None:
     publish([ev.conversation_group(conversation.uuid), ev.WORKSPACE_GROUP], event)
 
 
+def publish_message_updated(message: Message) -> None:
+    conversation = message.conversation
+    attachments = [
+        ev.AttachmentPayload(name=a.filename, content_type=a.content_type, size=a.size)
+        for a in message.attachments.all()
+    ]
+    event = ev.MessageUpdated(
+        conversation_id=str(conversation.uuid), message=message_payload(message), attachments=attachments
+    )
+    publish([ev.conversation_group(conversation.uuid), ev.WORKSPACE_GROUP], event)
+
+
 def publish_message_status(message: Message) -> None:
     conversation = message.conversation
     event = ev.MessageStatus(

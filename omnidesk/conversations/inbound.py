@@ -1,17 +1,18 @@
-"""What happens to an inbound message after it is stored (the process_inbound task)."""
+"""What happens to an inbound message after it is stored (the process_inbound task): its language, then the
+`message_received` hook (reactions.py), whose subscribers are wired in omnidesk/reactions.py."""
 
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import TypeVar
 
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 
 from omnidesk.db.rows import Columns
+from omnidesk.inboxes.models import Inbox
+from omnidesk.nlp.language import detect_language
 
+from . import reactions
 from .models import Conversation, Message
-
-M = TypeVar("M", bound=models.Model)
 
 
 def process(message_id: int) -> None:
@@ -38,21 +39,10 @@ def process(message_id: int) -> None:
                     conversation.language = language
                 else:
                     conversation.refresh_from_db(fields=["language"])
-    # The bot first (it may answer, and then no person is queued); then routing (rules, queue,
-    # assignment), before SLA: SLA policies match on the priority the routing rules set.
-    from omnidesk.bot.actions import on_inbound as bot_inbound
-    from omnidesk.routing.actions import on_inbound as route_inbound
-    from omnidesk.sla.actions import on_inbound as sla_inbound
-
-    if bot_inbound(message.pk, message=message):  # docs/bot.md
-        return
-    route_inbound(message.pk, message=message)
-    sla_inbound(message.pk, message=message)
+    reactions.message_received.until_handled(message)
 
 
 def _detect(text: str) -> str:
-    from omnidesk.nlp.language import detect_language
-
     code = detect_language(text)
     return "" if code == "und" else code
 
@@ -63,8 +53,6 @@ def _read(message_id: int) -> Message | None:
     One hand-written join (db/rows.Columns builds the instances): the ORM's three-table join spent more
     CPU compiling the query than reading it, and three primary-key reads cost two round trips more.
     """
-    from omnidesk.connectors.models import Inbox
-
     message, conversation, inbox = (
         Columns.of(model, alias) for model, alias in ((Message, "m"), (Conversation, "c"), (Inbox, "i"))
     )
@@ -84,13 +72,3 @@ def _read(message_id: int) -> Message | None:
     if read.inbox_id is not None:
         read.inbox = inbox.build(row, message.width + conversation.width)
     return read
-
-
-def read_by_pk(model: type[M], pk: int, *, for_update: bool = False) -> M | None:
-    """One row by primary key through raw(), which builds the instance as the ORM would without its
-    query compilation (most of the cost of a one-row read). `for_update` locks the row where the
-    database can (inside a transaction), like select_for_update(); the inbound steps use this."""
-    meta = model._meta
-    lock = " FOR UPDATE" if for_update and connection.features.has_select_for_update else ""
-    sql = f"SELECT * FROM {meta.db_table} WHERE {meta.pk.column} = %s{lock}"  # noqa: S608 - names from model meta, values bound
-    return next(iter(model.objects.raw(sql, [pk])), None)

@@ -37,7 +37,7 @@ class Conversation(models.Model):
     subject = models.CharField(_("subject"), max_length=255, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="conversations")
     current_inbox = models.ForeignKey(
-        "connectors.Inbox", on_delete=models.PROTECT, related_name="+", verbose_name=_("last channel")
+        "inboxes.Inbox", on_delete=models.PROTECT, related_name="+", verbose_name=_("last channel")
     )
     # A token quoted in outbound mail (reply+<token>@) and links, naming this conversation.
     reply_token = models.CharField(max_length=32, unique=True, default=new_reply_token)
@@ -91,7 +91,7 @@ class Message(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     # The channel it travelled on; empty for notes and events.
-    inbox = models.ForeignKey("connectors.Inbox", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    inbox = models.ForeignKey("inboxes.Inbox", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     direction = models.CharField(max_length=3, choices=Direction.choices)
     kind = models.CharField(max_length=8, choices=MessageKind.choices, default=MessageKind.TEXT)
     sender_type = models.CharField(max_length=8, choices=SenderType.choices)

@@ -4,38 +4,52 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import mimetypes
+from dataclasses import replace
 
+from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
+from django_tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
-from omnidesk.connectors.base import IdentityClaim, OutboundMessage, PermanentSendError, TransientSendError
-from omnidesk.connectors.registry import get_connector_class
+from omnidesk.inboxes import health
+from omnidesk.inboxes.contract import (
+    IdentityClaim,
+    MediaError,
+    MediaRef,
+    OutboundMessage,
+    PermanentSendError,
+    SendError,
+    Template,
+    connector_class,
+)
 
 from . import events
 from .constants import DELIVERY_ORDER, DeliveryStatus, Direction
-from .models import Message
+from .inbound import process
+from .models import Attachment, Message
+from .outbound import backoff_seconds, reply_identity, split_text
 
 logger = logging.getLogger(__name__)
 
 # How long one delivery attempt may hold its claim before another worker may try again.
 CLAIM_SECONDS = 120
+# A media item that cannot be fetched for a passing reason is tried again this many times.
+MEDIA_ATTEMPTS = 5
 
 
 @task(queue_name="inbound")
 def process_inbound(message_id: int) -> None:
-    """After an inbound message is stored: language and the hooks later subsystems add (bot, routing, SLA)."""
-    from .inbound import process
-
+    """After an inbound message is stored: its language, then whatever subscribes (omnidesk/reactions.py)."""
     process(message_id)
 
 
 @task(queue_name="deliver")
 def deliver(message_id: int) -> str:
     """Send one queued outbound message through its connector, at most once."""
-    from .actions import backoff_seconds, reply_identity
-    from django.conf import settings
-
     now = timezone.now()
     with transaction.atomic():
         message = (
@@ -52,14 +66,17 @@ def deliver(message_id: int) -> str:
         message.claimed_until = now + dt.timedelta(seconds=CLAIM_SECONDS)
         message.save(update_fields=["attempts", "claimed_until"])
     inbox = message.inbox
-    connector_class = get_connector_class(inbox.kind)
-    identity = reply_identity(message.conversation, inbox)
+    meta = message.meta or {}
     try:
-        if connector_class is None:
+        cls = connector_class(inbox.kind)
+        if cls is None:
             raise PermanentSendError(f"no connector for channel {inbox.kind!r}")
+        identity = reply_identity(message.conversation, inbox)
         if identity is None:
             raise PermanentSendError("the customer has no identity on this channel")
-        outbound = OutboundMessage(
+        connector = cls(inbox)
+        template = meta.get("template")
+        base = OutboundMessage(
             message_uuid=str(message.uuid),
             conversation_uuid=str(message.conversation.uuid),
             recipient=IdentityClaim(identity.kind, identity.value, identity.scope, identity.verified),
@@ -73,28 +90,60 @@ def deliver(message_id: int) -> str:
                 .order_by("-created_at")
                 .values_list("external_id", flat=True)[:10]
             ),
+            template=Template(template["name"], template["language"], tuple(template.get("parameters", ())))
+            if template
+            else None,
+            tag=meta.get("tag", ""),
+            options=meta.get("send_options", {}),
         )
-        result = connector_class(inbox).send(outbound)
-    except TransientSendError as exc:
-        with transaction.atomic():
-            message = Message.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=message_id)
-            message.claimed_until = None
-            message.error = exc.reason[:2000]
-            if message.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
-                message.status = DeliveryStatus.FAILED
-                message.save(update_fields=["claimed_until", "error", "status"])
-                events.publish_message_status(message)
-                return "failed"
-            message.save(update_fields=["claimed_until", "error"])
-            delay = exc.retry_after if exc.retry_after is not None else backoff_seconds(message.attempts)
-            deliver.using(run_after=timezone.now() + dt.timedelta(seconds=delay)).enqueue(message_id)
-        return "retry"
-    except PermanentSendError as exc:
-        return _finish(message_id, DeliveryStatus.FAILED, error=exc.reason)
+        parts = split_text(message.text, cls.limits.text_length) if len(message.text) > cls.limits.text_length else []
+        if len(parts) > 1 and cls.limits.split_text and template is None:
+            external_id = _send_parts(message_id, connector, base, parts, meta.get("parts_sent", []))
+        else:
+            external_id = connector.send(base).external_id
+    except SendError as exc:
+        health.record_error(inbox.pk, exc.reason)
+        if not exc.transient:
+            return _finish(message_id, DeliveryStatus.FAILED, error=exc.reason)
+        return _retry_later(message_id, exc)
     except Exception as exc:  # a connector bug: fail the message with the reason rather than loop
         logger.exception("connector %s crashed sending message %s", inbox.kind, message_id)
+        health.record_error(inbox.pk, f"internal error: {type(exc).__name__}")
         return _finish(message_id, DeliveryStatus.FAILED, error=f"internal error: {type(exc).__name__}")
-    return _finish(message_id, DeliveryStatus.SENT, external_id=result.external_id)
+    health.record_outbound(inbox.pk)
+    return _finish(message_id, DeliveryStatus.SENT, external_id=external_id)
+
+
+def _send_parts(message_id: int, connector: object, base: OutboundMessage, parts: list[str], sent: list[str]) -> str:
+    """A long text sent as several messages, each with its own idempotency key; the ids of the parts already
+    sent are kept with the message, so a retry after a failure sends only the rest."""
+    ids = list(sent)
+    for n, text in enumerate(parts):
+        if n < len(ids):
+            continue
+        result = connector.send(replace(base, text=text, html="", part=n))  # type: ignore[attr-defined]
+        ids.append(result.external_id)
+        with transaction.atomic():
+            message = Message.objects.select_for_update(of=("self",)).get(pk=message_id)
+            message.meta = {**(message.meta or {}), "parts_sent": ids}
+            message.save(update_fields=["meta"])
+    return ids[-1]
+
+
+def _retry_later(message_id: int, exc: SendError) -> str:
+    with transaction.atomic():
+        message = Message.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=message_id)
+        message.claimed_until = None
+        message.error = exc.reason[:2000]
+        if message.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+            message.status = DeliveryStatus.FAILED
+            message.save(update_fields=["claimed_until", "error", "status"])
+            events.publish_message_status(message)
+            return "failed"
+        message.save(update_fields=["claimed_until", "error"])
+        delay = exc.retry_after if exc.retry_after is not None else backoff_seconds(message.attempts)
+        deliver.using(run_after=timezone.now() + dt.timedelta(seconds=delay)).enqueue(message_id)
+    return "retry"
 
 
 def _finish(message_id: int, status: str, *, external_id: str = "", error: str = "") -> str:
@@ -122,15 +171,78 @@ def _finish(message_id: int, status: str, *, external_id: str = "", error: str =
     return message.status
 
 
+@task(queue_name="inbound")
+def fetch_media(message_id: int, attempt: int = 1) -> str:
+    """Download the media an inbound message refers to (meta["media"], MediaRefs the connector's parse gave)
+    into attachments: after the message is stored and acknowledged, never on the webhook's path. Items that
+    cannot be had are listed in meta["media_failed"] with the reason, so the agent sees what is missing."""
+    message = Message.objects.select_related("inbox").filter(pk=message_id, direction=Direction.IN).first()
+    if message is None or not (message.meta or {}).get("media"):
+        return "nothing"
+    cls = connector_class(message.inbox.kind) if message.inbox else None
+    if cls is None:
+        return "no connector"
+    connector = cls(message.inbox)
+    limit = getattr(cls, "inbound_media_bytes", 25 * 1024 * 1024)
+    fetched: list[tuple[MediaRef, object]] = []
+    failed: list[list[str]] = []
+    later: list[list] = []
+    for ref, content_type, filename, size in message.meta["media"]:
+        media = MediaRef(ref, content_type, filename, size)
+        if size is not None and size > limit:
+            failed.append([filename or ref, f"larger than {limit // (1024 * 1024)} MB"])
+            continue
+        try:
+            item = connector.fetch_media(media, limit)
+        except MediaError as exc:
+            if exc.transient and attempt < MEDIA_ATTEMPTS:
+                later.append([ref, content_type, filename, size])
+            else:
+                failed.append([filename or ref, exc.reason])
+            continue
+        if len(item.data) > limit:
+            failed.append([filename or ref, f"larger than {limit // (1024 * 1024)} MB"])
+            continue
+        fetched.append((media, item))
+    with transaction.atomic():
+        message = Message.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=message_id)
+        for media, item in fetched:
+            name = item.filename or media.filename or _name_for(item.content_type)  # type: ignore[attr-defined]
+            attachment = Attachment(
+                message=message,
+                filename=name[:255],
+                content_type=(item.content_type or media.content_type)[:100],  # type: ignore[attr-defined]
+                size=len(item.data),  # type: ignore[attr-defined]
+            )
+            attachment.file.save(name[:100], ContentFile(item.data), save=False)  # type: ignore[attr-defined]
+            attachment.save()
+        meta = {k: v for k, v in message.meta.items() if k != "media"}
+        if later:
+            meta["media"] = later
+        if failed:
+            meta["media_failed"] = [*meta.get("media_failed", []), *failed]
+        message.meta = meta
+        message.save(update_fields=["meta"])
+        if later:
+            delay = backoff_seconds(attempt)
+            fetch_media.using(run_after=timezone.now() + dt.timedelta(seconds=delay)).enqueue(message_id, attempt + 1)
+        if fetched or failed:
+            events.publish_message_updated(message)
+    if failed and message.inbox_id:
+        health.record_error(message.inbox_id, f"media not fetched: {failed[0][1]}")
+    return "later" if later else "done"
+
+
+def _name_for(content_type: str) -> str:
+    return "file" + (mimetypes.guess_extension(content_type.split(";")[0].strip()) or "")
+
+
 def recover_deliveries(*, all_workers_dead: bool = False) -> int:
     """Requeue deliveries whose worker died mid-send. Returns how many were requeued.
 
     With all_workers_dead (`omnidesk serve` starting: it is the only worker), every claim and every
     running task is stale; otherwise only expired claims are.
     """
-    from django_tasks_db.models import DBTaskResult
-    from django_tasks.base import TaskResultStatus
-
     now = timezone.now()
     with transaction.atomic():
         if all_workers_dead:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 try:
     from psycopg import ClientCursor
@@ -95,3 +95,125 @@ class Columns:
                 value = converter(value, col, conn)
             values[n] = value
         return self.model.from_db(conn.alias, self.names, values)
+
+
+def table(model: Any) -> str:
+    """A model's table name, quoted for the default database."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def marks(values: Any) -> str:
+    """One placeholder per value: "%s, %s, %s"."""
+    return ", ".join(["%s"] * len(values))
+
+
+def values_together(statements: list[tuple[str, list[Any]]]) -> list[list[tuple]]:
+    """The rows of hand-written SELECTs that need nothing from each other: one round trip on PostgreSQL."""
+    with connection.cursor() as cursor:
+        return fetch_together(cursor, statements)
+
+
+# Field types whose Python value is what the driver takes (Model.save's preparation returns it unchanged).
+_AS_IS = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "BigIntegerField",
+        "BooleanField",
+        "CharField",
+        "IntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SmallIntegerField",
+        "TextField",
+    }
+)
+
+
+def insert_instances(objs: Sequence[Any]) -> None:
+    """INSERT new instances of one model, a few hundred values per statement, and set their ids.
+
+    What QuerySet.bulk_create writes, without its per-value compiler work, which cost more CPU than
+    all the rest of an envelope. Values are prepared as Model.save prepares them (auto_now_add,
+    foreign keys to instances saved meanwhile, datetimes, uuids and JSON through the field).
+    """
+    if not objs:
+        return
+    meta = objs[0]._meta
+    auto_pk = meta.pk if meta.pk.get_internal_type() in ("AutoField", "BigAutoField") else None
+    fields = [f for f in meta.concrete_fields if f is not auto_pk]
+    prepare = [
+        (
+            f,
+            not (
+                f.get_internal_type() in _AS_IS
+                or (f.is_relation and f.target_field.get_internal_type() in _AS_IS)
+            ),
+        )
+        for f in fields
+    ]
+    quote = connection.ops.quote_name
+    head = "INSERT INTO {} ({}) VALUES ".format(  # noqa: S608  (names from our own models, values bound)
+        quote(meta.db_table), ", ".join(quote(f.column) for f in fields)
+    )
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    returning = f" RETURNING {quote(auto_pk.column)}" if auto_pk else ""
+    per_statement = max(1, 999 // len(fields))  # SQLite's classic limit on bound parameters
+    for start in range(0, len(objs), per_statement):
+        chunk = objs[start : start + per_statement]
+        rows: list[list[Any]] = []
+        for obj in chunk:
+            obj._prepare_related_fields_for_save(operation_name="bulk_create")
+            values = []
+            for field, convert in prepare:
+                value = field.pre_save(obj, add=True)
+                values.append(field.get_db_prep_save(value, connection) if convert else value)
+            rows.append(values)
+        with connection.cursor() as cursor:
+            execute_rows(cursor, head, row, rows, returning)
+            ids = [r[0] for r in cursor.fetchall()] if auto_pk else []
+        for n, obj in enumerate(chunk):
+            if auto_pk:
+                setattr(obj, auto_pk.attname, ids[n])
+            obj._state.adding = False
+            obj._state.db = connection.alias
+
+
+def update_instances(objs: Sequence[Any], field_names: Sequence[str]) -> None:
+    """One UPDATE statement of `field_names`, executed once per instance (executemany). QuerySet.bulk_update
+    would build a CASE per field and row, which costs more CPU than the rest of an envelope together."""
+    if not objs:
+        return
+    meta = objs[0]._meta
+    fields = [meta.get_field(name) for name in field_names]
+    prepare = [(f, not (f.get_internal_type() in _AS_IS or f.is_relation)) for f in fields]
+    quote = connection.ops.quote_name
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608  (names from our own model, values bound)
+        quote(meta.db_table),
+        ", ".join(f"{quote(field.column)} = %s" for field in fields),
+        quote(meta.pk.column),
+    )
+    rows = [
+        [
+            field.get_db_prep_save(value, connection) if convert else value
+            for field, convert in prepare
+            for value in (getattr(obj, field.attname),)
+        ]
+        + [obj.pk]
+        for obj in objs
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def read_by_pk(model: type[M], pk: int, *, for_update: bool = False) -> M | None:
+    """One row by primary key through raw(), which builds the instance as the ORM would without its
+    query compilation (most of the cost of a one-row read). `for_update` locks the row where the
+    database can (inside a transaction), like select_for_update(); the inbound steps use this."""
+    meta = model._meta
+    lock = " FOR UPDATE" if for_update and connection.features.has_select_for_update else ""
+    sql = f"SELECT * FROM {meta.db_table} WHERE {meta.pk.column} = %s{lock}"  # noqa: S608 - names from model meta, values bound
+    return next(iter(model.objects.raw(sql, [pk])), None)

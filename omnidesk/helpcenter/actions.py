@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.core.files.uploadedfile import UploadedFile
 
-from omnidesk.connectors.base import InboundAttachment
-from omnidesk.connectors.models import Inbox
+from omnidesk.inboxes.contract import InboundAttachment
 from omnidesk.connectors.webform.connector import WebformConnector
 from omnidesk.conversations.actions import Received, receive_message
+from omnidesk.inboxes.models import Inbox
 
 
 def submit_webform(inbox: Inbox, *, submission: str, email: str, text: str, name: str = "", subject: str = "",

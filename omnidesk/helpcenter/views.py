@@ -23,9 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from pydantic import ValidationError
 
 from omnidesk.connectors.base import PayloadError
-from omnidesk.connectors.models import Inbox
 from omnidesk.connectors.webform.connector import WebformSettings
 from omnidesk.conversations.actions import ActionError
+from omnidesk.inboxes.models import Inbox
 from omnidesk.knowledge import actions as kb_actions
 from omnidesk.knowledge import queries
 from omnidesk.knowledge.models import Category

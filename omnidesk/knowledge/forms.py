@@ -67,10 +67,3 @@ class CategoryForm(forms.Form):
 class ExampleReviewForm(forms.Form):
     text = forms.CharField(label=_("Question"), max_length=1000, min_length=3)
     decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
-
-
-class BotConfigForm(forms.Form):
-    enabled = forms.BooleanField(label=_("Answer bot enabled"), required=False)
-    min_cosine = forms.FloatField(label=_("Minimum similarity"), min_value=0, max_value=1)
-    min_margin = forms.FloatField(label=_("Minimum lead over the runner-up"), min_value=0, max_value=1)
-    hand_off_on_negative = forms.BooleanField(label=_("Hand off when the customer is upset"), required=False)

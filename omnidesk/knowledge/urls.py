@@ -16,7 +16,5 @@ urlpatterns = [
     path("categories/", views.categories, name="categories"),
     path("examples/", views.examples, name="examples"),
     path("examples/<int:example_id>/", views.review_example, name="review_example"),
-    path("gaps/", views.gaps, name="gaps"),
-    path("bot/", views.bot_settings, name="bot"),
     path("assist/<uuid:conversation_id>/", views.assist, name="assist"),
 ]

@@ -15,17 +15,17 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from omnidesk.accounts.access import accessible_inboxes, sees_everything
+from omnidesk.accounts.roles import sees_everything
+from omnidesk.conversations.access import accessible_inboxes, conversation_or_404
 from omnidesk.conversations.constants import Direction, MessageKind
 from omnidesk.conversations.models import Message
-from omnidesk.web.forms import first_error
-from omnidesk.web.views import _conversation, agent_required
+from omnidesk.ui.decorators import agent_required
+from omnidesk.ui.forms import first_error
 
 from . import actions, queries
 from .constants import ArticleStatus, ExampleStatus
 from .forms import (
     ArticleSettingsForm,
-    BotConfigForm,
     CategoryForm,
     ExampleReviewForm,
     ImageForm,
@@ -287,52 +287,6 @@ def review_example(request: HttpRequest, example_id: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("knowledge:examples"))
 
 
-# --- content gaps and the bot ---------------------------------------------------------------------
-
-# The biggest groups are the articles to write next; a page of hundreds more is only slower to read.
-GAPS_SHOWN = 200
-
-
-@require_GET
-@editor_required
-def gaps(request: HttpRequest) -> HttpResponse:
-    from omnidesk.bot.queries import content_gaps
-
-    groups = content_gaps()
-    return render(request, "knowledge/gaps.html", {"gaps": groups[:GAPS_SHOWN], "total": len(groups)})
-
-
-@require_http_methods(["GET", "POST"])
-@editor_required
-def bot_settings(request: HttpRequest) -> HttpResponse:
-    from omnidesk.bot import actions as bot_actions
-    from omnidesk.bot.models import BotConfig
-    from omnidesk.bot.queries import metrics
-
-    inboxes = list(accessible_inboxes(request.agent).order_by("name"))  # type: ignore[attr-defined]
-    configs = {c.inbox_id: c for c in BotConfig.objects.filter(inbox__in=inboxes)}
-    if request.method == "POST":
-        inbox = next((i for i in inboxes if str(i.uuid) == request.POST.get("inbox")), None)
-        form = BotConfigForm(request.POST)
-        if inbox is None:
-            messages.error(request, _("Unknown inbox."))
-        elif not form.is_valid():
-            messages.error(request, first_error(form))
-        else:
-            bot_actions.set_config(inbox, **form.cleaned_data)
-            messages.success(request, _("Bot settings saved."))
-            return HttpResponseRedirect(reverse("knowledge:bot"))
-    rows = []
-    for inbox in inboxes:
-        config = configs.get(inbox.pk)
-        rows.append((inbox, BotConfigForm(initial={
-            "enabled": config.enabled if config else False,
-            "min_cosine": config.min_cosine if config else 0.55, "min_margin": config.min_margin if config else 0.04,
-            "hand_off_on_negative": config.hand_off_on_negative if config else True,
-        })))
-    return render(request, "knowledge/bot.html", {"rows": rows, "metrics": metrics()})
-
-
 # --- agent assist ---------------------------------------------------------------------------------
 
 
@@ -343,7 +297,7 @@ def assist(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
 
     An HTMX fragment for the conversation view; ?q= searches for something else.
     """
-    conversation = _conversation(request, conversation_id)
+    conversation = conversation_or_404(request.agent, conversation_id)  # type: ignore[attr-defined]
     q = request.GET.get("q", "").strip()[:500]
     if not q:
         recent = list(

@@ -35,6 +35,21 @@ class MessageCreated(_Event):
     message: MessagePayload
 
 
+class AttachmentPayload(_Event):
+    name: str
+    content_type: str
+    size: int
+
+
+class MessageUpdated(_Event):
+    """A stored message changed after it was created (its media were fetched: the attachments it lists)."""
+
+    type: Literal["message.updated"] = "message.updated"
+    conversation_id: str
+    message: MessagePayload
+    attachments: list[AttachmentPayload] = []
+
+
 class MessageStatus(_Event):
     type: Literal["message.status"] = "message.status"
     conversation_id: str
@@ -93,14 +108,10 @@ class SlaBreached(SlaAlert):
     type: Literal["sla.breached"] = "sla.breached"
 
 
-Event = MessageCreated | MessageStatus | ConversationUpdated | AgentAssigned | SlaWarning | SlaBreached
+Event = MessageCreated | MessageUpdated | MessageStatus | ConversationUpdated | AgentAssigned | SlaWarning | SlaBreached
 EVENT_TYPES: tuple[type[_Event], ...] = (
-    MessageCreated, MessageStatus, ConversationUpdated, AgentAssigned, SlaWarning, SlaBreached,
+    MessageCreated, MessageUpdated, MessageStatus, ConversationUpdated, AgentAssigned, SlaWarning, SlaBreached,
 )
-
-
-def inbox_group(inbox_id: int) -> str:
-    return f"inbox.{inbox_id}"
 
 
 def conversation_group(conversation_uuid: object) -> str:
@@ -124,8 +135,8 @@ def parse_event(payload: dict) -> Event:
     return _EVENT_ADAPTER.validate_python(payload)
 
 
-# --- the chat widget (omnidesk/widget, docs/widget.md) -------------------------------------------
-# Sent to `visitor.<key>` groups (omnidesk.widget.sessions.visitor_group) unless noted; the widget
+# --- the chat widget (omnidesk/connectors/webchat, docs/widget.md) -------------------------------------------
+# Sent to `visitor.<key>` groups (omnidesk.connectors.webchat.sessions.visitor_group) unless noted; the widget
 # renders them itself, so they carry only what a customer may see (never notes, never meta).
 
 

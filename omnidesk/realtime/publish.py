@@ -2,7 +2,7 @@
 
 `publish()` is what actions call. Where the send runs depends on the caller's thread:
 - a sync view under ASGI (asgiref's executor thread): on the server's loop, waited for;
-- a plain thread of the web process, without a loop (the webhook writer of connectors/ingest.py): on the
+- a plain thread of the web process, without a loop (the webhook writer of db/group_commit.py): on the
   loop `set_server_loop` registered, so the in-memory layer the WebSocket consumers listen on gets it;
 - `omnidesk serve`'s worker process (`set_relay`): over a local socket to the web process, which sends it
   into the in-memory layer its consumers listen on (`relay_events`); no Redis needed for one machine;

@@ -21,15 +21,16 @@ from django.utils.translation import get_supported_language_variant
 from omnidesk.accounts.audit import audit
 from omnidesk.accounts.constants import Presence
 from omnidesk.accounts.models import AgentProfile, Skill, Team
-from omnidesk.connectors.constants import ChannelKind
-from omnidesk.connectors.models import Inbox
+from omnidesk.contacts.models import Contact
 from omnidesk.conversations import events
 from omnidesk.conversations.actions import ActionError, do_assign, reply_identity, send_message
 from omnidesk.conversations.constants import Direction, EventType, MessageKind, Priority, SenderType, Status
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.db.rows import read_by_pk
+from omnidesk.inboxes.constants import ChannelKind
+from omnidesk.inboxes.models import Inbox
 
-from . import engine
-from .expected import expected_reply
+from . import engine, expected, tasks
 from .models import AgentRoutingState, RoutingRule, Strategy, TeamRouting
 
 logger = logging.getLogger(__name__)
@@ -222,9 +223,6 @@ def on_inbound(message_id: int, *, message: Message | None = None) -> int:
 
 def _lock(conversation_id: int) -> Conversation | None:
     """The conversation, locked, with its inbox and contact (as select_related gives them, for less CPU)."""
-    from omnidesk.contacts.models import Contact
-    from omnidesk.conversations.inbound import read_by_pk
-
     conv = read_by_pk(Conversation, conversation_id, for_update=True)
     if conv is not None:
         conv.current_inbox = read_by_pk(Inbox, conv.current_inbox_id)
@@ -305,7 +303,7 @@ def acknowledge(message_id: int, *, message: Message | None = None) -> Message |
         if answered or reply_identity(conv, inbox) is None:
             return None
         language = customer_language(conv, message)
-        sentence = expected_reply(inbox, now, language=language).sentence
+        sentence = expected.expected_reply(inbox, now, language=language).sentence
         text = template.replace(ACK_PLACEHOLDER, sentence)
         ack = send_message(
             conv, inbox=inbox, text=text, sender_type=SenderType.SYSTEM,
@@ -351,15 +349,13 @@ def customer_language(conv: Conversation, message: Message) -> str:
 
 
 def _schedule_overflow(conv: Conversation) -> None:
-    from .tasks import check_overflow
-
     if not conv.team_id:
         return
     sql = f"SELECT * FROM {TeamRouting._meta.db_table} WHERE team_id = %s"  # noqa: S608 - table name from model meta, values bound
     config = next(iter(TeamRouting.objects.raw(sql, [conv.team_id])), None)  # raw: on every queued conversation
     if config and config.overflow_team_id and config.overflow_after_seconds:
         run_after = timezone.now() + dt.timedelta(seconds=config.overflow_after_seconds)
-        check_overflow.using(run_after=run_after).enqueue(conv.pk, conv.team_id)
+        tasks.check_overflow.using(run_after=run_after).enqueue(conv.pk, conv.team_id)
 
 
 def overflow(conversation_id: int, team_id: int) -> str:
@@ -436,9 +432,7 @@ def on_status_change(conv: Conversation, previous: str) -> None:
 
 def route_soon() -> None:
     """Route the queue in the worker once the current transaction commits."""
-    from .tasks import route_queue
-
-    transaction.on_commit(route_queue.enqueue)
+    transaction.on_commit(tasks.route_queue.enqueue)
 
 
 # --- presence ------------------------------------------------------------------------------------

@@ -25,10 +25,12 @@ from django.utils import timezone
 
 from omnidesk.accounts.constants import Presence
 from omnidesk.accounts.models import AgentProfile, AgentSkill
-from omnidesk.connectors.models import Inbox
+from omnidesk.conversations.actions import do_assign
 from omnidesk.conversations.constants import Status
 from omnidesk.conversations.models import Conversation
+from omnidesk.inboxes.models import Inbox
 
+from . import tasks
 from .models import AgentRoutingState, Strategy, TeamRouting
 
 logger = logging.getLogger(__name__)
@@ -416,10 +418,6 @@ def _claim(
     The agent's routing row is locked first (serialising capacity checks per agent), then the
     conversation row (skipped if another worker holds it): locks in a fixed order, no deadlock.
     """
-    from omnidesk.conversations.actions import do_assign
-
-    from .tasks import check_accept
-
     now = now or timezone.now()
     conversations, states = Conversation._meta.db_table, AgentRoutingState._meta.db_table
     pg = connection.vendor == "postgresql"
@@ -467,7 +465,7 @@ def _claim(
         cursor.execute(f"UPDATE {states} SET last_assigned_at = %s WHERE agent_id = %s", [stamp, agent_id])  # noqa: S608 - table names from model meta, values bound
         timeout = _accept_timeout(conv.team_id, team_routing)
         if timeout:
-            check_accept.using(run_after=now + dt.timedelta(seconds=timeout)).enqueue(
+            tasks.check_accept.using(run_after=now + dt.timedelta(seconds=timeout)).enqueue(
                 conv.pk, agent_id, now.isoformat()
             )
     return conv, "assigned"

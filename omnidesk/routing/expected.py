@@ -10,8 +10,8 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext, ngettext
 
 from omnidesk.analytics.workforce import average_speed_of_answer
-from omnidesk.connectors.models import Inbox
 from omnidesk.conversations.models import Conversation
+from omnidesk.inboxes.models import Inbox
 from omnidesk.sla.business_hours import add_business_time, is_open, next_open
 from omnidesk.sla.clock import hours_of
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from omnidesk.accounts.models import AgentProfile
 from omnidesk.analytics.workforce import agents_needed
-from omnidesk.connectors.constants import ChannelKind
 from omnidesk.conversations.models import Conversation
+from omnidesk.inboxes.constants import ChannelKind
 
 from .engine import CHANNEL_GROUP, capacity_key, load_by_agent, waiting
 

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 from django_tasks import task
 
+from . import actions, engine
+
 
 @task()
 def route_queue() -> int:
     """Assign what can be assigned now (after capacity freed up or an agent came online)."""
-    from .engine import route_waiting
-
-    return route_waiting()
+    return engine.route_waiting()
 
 
 @task()
 def check_accept(conversation_id: int, agent_id: int, routed_at_iso: str) -> str:
     """Re-route a conversation its agent has not opened within the accept timeout."""
-    from .actions import accept_timeout
-
-    return accept_timeout(conversation_id, agent_id, routed_at_iso)
+    return actions.accept_timeout(conversation_id, agent_id, routed_at_iso)
 
 
 @task()
 def check_overflow(conversation_id: int, team_id: int) -> str:
     """Move a conversation still waiting after the team's overflow time to the overflow team."""
-    from .actions import overflow
-
-    return overflow(conversation_id, team_id)
+    return actions.overflow(conversation_id, team_id)

@@ -14,31 +14,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from omnidesk.accounts.access import sees_everything
+from omnidesk.accounts.roles import sees_everything
+from omnidesk.ui.decorators import supervisor_required
 from omnidesk.accounts.constants import Presence
 from omnidesk.accounts.models import AgentProfile, Skill, Team
-from omnidesk.connectors.constants import ChannelKind
 from omnidesk.conversations.actions import ActionError
 from omnidesk.conversations.constants import Priority
+from omnidesk.inboxes.constants import ChannelKind
 
-from . import actions, queries
+from . import actions, engine, queries
 from .models import RoutingRule
-
-
-def supervisor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Signed-in supervisors and admins only; others get 403, strangers the login page."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        agent = getattr(request.user, "agent", None)
-        if agent is None or not sees_everything(agent):
-            raise PermissionDenied
-        request.agent = agent  # type: ignore[attr-defined]
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _dashboard_context() -> dict[str, Any]:
@@ -65,9 +50,7 @@ def dashboard_live(request: HttpRequest) -> HttpResponse:
 @require_POST
 @supervisor_required
 def route_now(request: HttpRequest) -> HttpResponse:
-    from .engine import route_waiting
-
-    route_waiting()
+    engine.route_waiting()
     return redirect("routing:dashboard")
 
 

@@ -13,10 +13,15 @@ from collections.abc import Iterable
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from omnidesk.accounts.models import Team
+from omnidesk.contacts.models import Contact
 from omnidesk.conversations import events
 from omnidesk.conversations.constants import DeliveryStatus, Direction, MessageKind, SenderType, Status
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.db.rows import read_by_pk
+from omnidesk.inboxes.models import Inbox
 
+from . import tasks
 from .clock import add_target, conversation_schedule, shift_due
 from .events import publish_sla_alert
 from .models import Metric, SlaEvent, SlaEventKind, SlaPolicy
@@ -84,11 +89,6 @@ def _lock(conversation_id: int) -> Conversation | None:
 
     Primary-key reads instead of the ORM's five-table join: half its CPU (bench/inbound).
     """
-    from omnidesk.accounts.models import Team
-    from omnidesk.connectors.models import Inbox
-    from omnidesk.contacts.models import Contact
-    from omnidesk.conversations.inbound import read_by_pk
-
     conv = read_by_pk(Conversation, conversation_id, for_update=True)
     if conv is None:
         return None
@@ -113,8 +113,6 @@ def _start(conv: Conversation, metric: str, start: dt.datetime, changed: set[str
 
 def _schedule(conv: Conversation, metrics: Iterable[str]) -> None:
     """Enqueue the warning and breach checks of running clocks (same transaction, like the spine)."""
-    from .tasks import check_sla
-
     policy = conv.sla_policy
     for metric in metrics:
         due = getattr(conv, DUE_FIELD[metric])
@@ -122,8 +120,8 @@ def _schedule(conv: Conversation, metrics: Iterable[str]) -> None:
             continue
         warn_at = due - dt.timedelta(minutes=policy.warning_minutes)
         if policy.warning_minutes:
-            check_sla.using(run_after=warn_at).enqueue(conv.pk, metric, SlaEventKind.WARNING, due.isoformat())
-        check_sla.using(run_after=due).enqueue(conv.pk, metric, SlaEventKind.BREACH, due.isoformat())
+            tasks.check_sla.using(run_after=warn_at).enqueue(conv.pk, metric, SlaEventKind.WARNING, due.isoformat())
+        tasks.check_sla.using(run_after=due).enqueue(conv.pk, metric, SlaEventKind.BREACH, due.isoformat())
 
 
 def _resume(conv: Conversation, at: dt.datetime, changed: set[str]) -> list[str]:
@@ -313,24 +311,11 @@ def _record(conv: Conversation, metric: str, kind: str, due: dt.datetime, now: d
         events.publish_message_created(note)
     events.publish_conversation_updated(conv)
     publish_sla_alert(conv, event)
-    _feed_automation(event)
     return event
-
-
-def _feed_automation(event: SlaEvent) -> None:
-    """Automation rules may react to SLA events; the automation app names its entry point
-    `omnidesk.automation.actions.on_sla_event(event_id)` (docs/routing.md)."""
-    try:
-        from omnidesk.automation.actions import on_sla_event  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    transaction.on_commit(lambda: on_sla_event(event.pk))
 
 
 def check_clock(conversation_id: int, metric: str, kind: str, due_iso: str, now: dt.datetime | None = None) -> str:
     """The scheduled warning or breach of one clock; stale runs (clock met, moved or paused) do nothing."""
-    from .tasks import check_sla
-
     now = now or timezone.now()
     due = dt.datetime.fromisoformat(due_iso)
     if metric not in DUE_FIELD or kind not in SlaEventKind.values:
@@ -346,7 +331,7 @@ def check_clock(conversation_id: int, metric: str, kind: str, due_iso: str, now:
                 return "late"  # the breach check speaks for it
             return "warned" if _record(conv, metric, kind, due, now) else "duplicate"
         if now < due:
-            check_sla.using(run_after=due).enqueue(conv.pk, metric, kind, due_iso)
+            tasks.check_sla.using(run_after=due).enqueue(conv.pk, metric, kind, due_iso)
             return "early"
         if getattr(conv, BREACH_FIELD[metric]):
             return "duplicate"

@@ -12,9 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from omnidesk.accounts.audit import audit
-from omnidesk.connectors.constants import ChannelKind
 from omnidesk.conversations.constants import Priority
-from omnidesk.routing.views import supervisor_required
+from omnidesk.inboxes.constants import ChannelKind
+from omnidesk.ui.decorators import supervisor_required
 
 from .models import SlaPolicy
 

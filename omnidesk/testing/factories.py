@@ -11,10 +11,10 @@ from django.test import Client
 
 from omnidesk.accounts.constants import Role
 from omnidesk.accounts.models import AgentProfile
-from omnidesk.connectors.base import IdentityClaim, InboundEvent
-from omnidesk.connectors.models import Inbox
-from omnidesk.connectors.signing import signed_headers
+from omnidesk.inboxes.contract import IdentityClaim, InboundEvent
+from omnidesk.connectors.api.signing import signed_headers
 from omnidesk.conversations.actions import Received, receive_message
+from omnidesk.inboxes.models import Inbox
 
 _seq = itertools.count(1)
 SIGNING_SECRET = "whsec_test_0123456789abcdef"

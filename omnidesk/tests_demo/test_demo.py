@@ -15,11 +15,11 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from omnidesk.accounts.models import AgentProfile, Team
-from omnidesk.connectors.models import Inbox
 from omnidesk.contacts.models import Contact
 from omnidesk.conversations.constants import ACTIVE_STATUSES, EventType
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.demo import DEMO_PASSWORD, LANGUAGES, seed
+from omnidesk.inboxes.models import Inbox
 from omnidesk.nlp.language import detect_language
 
 pytestmark = pytest.mark.django_db

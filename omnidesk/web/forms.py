@@ -11,9 +11,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from omnidesk.connectors.constants import ChannelKind
 from omnidesk.conversations.actions import MAX_TEXT
 from omnidesk.conversations.constants import Priority, Status
+from omnidesk.inboxes.constants import ChannelKind
+from omnidesk.ui.forms import first_error
 
 from .queries import STATUS_ACTIVE, STATUS_ALL, ListFilters
 
@@ -27,14 +28,6 @@ STATUS_FILTER_CHOICES = [
     (STATUS_ALL, _("All")),
 ]
 ASSIGNEE_CHOICES = [("anyone", _("Anyone")), ("me", _("Me")), ("unassigned", _("Unassigned"))]
-
-
-def first_error(form: forms.Form) -> str:
-    """One readable sentence for a form's first error, naming the field."""
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        return f"{label}: {errors[0]}" if label else str(errors[0])
-    return str(_("Invalid input."))
 
 
 class FilterForm(forms.Form):

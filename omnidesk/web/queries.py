@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from omnidesk.accounts.access import accessible_conversations, accessible_inboxes, sees_everything
+from omnidesk.conversations.access import accessible_conversations, accessible_inboxes, sees_everything
 from omnidesk.accounts.models import AgentProfile, Team
-from omnidesk.connectors.constants import ChannelKind
-from omnidesk.connectors.models import Inbox
 from omnidesk.contacts.models import ContactIdentity
 from omnidesk.conversations.actions import reply_identity
 from omnidesk.conversations.constants import Direction, MessageKind, Status
 from omnidesk.conversations.models import Conversation, Message, Tag
+from omnidesk.inboxes.constants import ChannelKind
+from omnidesk.inboxes.models import Inbox
 
 from .visitor import VisitorInfo, visitor_info
 

@@ -29,15 +29,16 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from omnidesk.accounts import actions as account_actions
-from omnidesk.accounts.access import AccessDenied, access_conversation_by_id, accessible_inboxes
+from omnidesk.conversations.access import accessible_inboxes, conversation_or_404
+from omnidesk.ui.decorators import agent_required, is_htmx
 from omnidesk.accounts.models import AgentProfile
-from omnidesk.connectors.constants import ChannelKind
+from omnidesk.connectors.webchat import actions as widget_actions
 from omnidesk.conversations import actions
 from omnidesk.conversations.actions import ActionError
 from omnidesk.conversations.constants import Status
 from omnidesk.conversations.models import Conversation
+from omnidesk.inboxes.constants import ChannelKind
 from omnidesk.routing import actions as routing_actions
-from omnidesk.widget import actions as widget_actions
 
 from . import queries
 from .forms import (
@@ -71,48 +72,12 @@ ACTION_ERRORS = {
 # --- plumbing -------------------------------------------------------------------------------------
 
 
-def is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Signed in, with an agent profile; the agent's time zone is active while the view renders."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            if is_htmx(request):
-                response = HttpResponse(status=401)
-                response["HX-Redirect"] = reverse(settings.LOGIN_URL)
-                return response
-            login_url = reverse(settings.LOGIN_URL)
-            return HttpResponseRedirect(f"{login_url}?{urlencode({'next': request.get_full_path()})}")
-        # The locale middleware has already loaded the profile onto the user.
-        agent = getattr(request.user, "agent", None)
-        if agent is None:
-            return render(request, "web/no_profile.html", status=403)
-        request.agent = agent  # type: ignore[attr-defined]
-        try:
-            timezone.activate(zoneinfo.ZoneInfo(agent.time_zone or "UTC"))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            timezone.activate(zoneinfo.ZoneInfo("UTC"))
-        try:
-            return view(request, *args, **kwargs)
-        finally:
-            timezone.deactivate()
-
-    return wrapper
-
-
 def _conversation(request: HttpRequest, conversation_id: uuid.UUID) -> Conversation:
-    try:
-        return access_conversation_by_id(request.agent, conversation_id)  # type: ignore[attr-defined]
-    except AccessDenied as exc:
-        raise Http404(_("No such conversation.")) from exc
+    return conversation_or_404(request.agent, conversation_id)  # type: ignore[attr-defined]
 
 
 def _with_identities(conversation: Conversation) -> Conversation:

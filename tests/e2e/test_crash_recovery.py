@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omnidesk.connectors.signing import signed_headers
+from omnidesk.connectors.api.signing import signed_headers
 from omnidesk.testing.server import OmnideskServer, drop_database, free_port, fresh_database_url
 
 pytestmark = pytest.mark.slow
@@ -44,11 +44,11 @@ print(json.dumps({"inbox": inbox.pk, "path": inbox.webhook_path()}))
 """
 
 # Every inbound message of the inbox: external id -> how many rows carry it, once the inbound journal
-# (connectors/journal.py: what a 2xx stored) has been stored with the spine (at most a minute).
+# (ingest/journal.py: what a 2xx stored) has been stored with the spine (at most a minute).
 COUNT_INBOUND = """
 import json, time
 from django.db.models import Count
-from omnidesk.connectors.models import JournalEntry
+from omnidesk.ingest.models import JournalEntry
 deadline = time.monotonic() + 60
 while JournalEntry.objects.filter(failed_at=None).exists() and time.monotonic() < deadline:
     time.sleep(0.1)

@@ -4,7 +4,6 @@ and a script tag typed by the customer."""
 
 from __future__ import annotations
 
-
 import json
 import re
 import threading
@@ -12,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from omnidesk.widget.sessions import identity_hash
+from omnidesk.connectors.webchat.sessions import identity_hash
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

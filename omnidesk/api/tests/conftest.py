@@ -12,9 +12,9 @@ from django.test import Client
 
 from omnidesk.accounts.models import AgentProfile, Team
 from omnidesk.accounts.tokens import create_token
-from omnidesk.connectors.base import IdentityClaim
-from omnidesk.connectors.models import Inbox
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.models import Conversation
+from omnidesk.inboxes.models import Inbox
 from omnidesk.testing.factories import inbound, make_agent, make_inbox
 
 

@@ -152,7 +152,7 @@ def test_the_gaps_page_with_thousands_of_gaps(client, admin_agent, monkeypatch):
     gaps = first.context["gaps"]
     assert len(gaps) == topics and sum(g.count for g in gaps) == 3000
     monkeypatch.setattr(nlp, "embed", lambda *a, **k: pytest.fail("a cached page embeds nothing"))
-    from omnidesk.knowledge import views as kb_views
+    from omnidesk.bot import views as kb_views
 
     monkeypatch.setattr(kb_views, "GAPS_SHOWN", 10)
     with CaptureQueriesContext(connection) as queries:

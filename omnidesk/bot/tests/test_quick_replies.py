@@ -11,7 +11,7 @@ from omnidesk.bot.constants import HandoffReason, Outcome
 from omnidesk.bot.models import BotTurn
 from omnidesk.bot.phrases import asks_for_human, feedback
 from omnidesk.bot.queries import content_gaps, metrics
-from omnidesk.connectors.base import IdentityClaim
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.constants import MessageKind, SenderType, Status
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation, Message

@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 
 from omnidesk.accounts.models import AgentProfile
-from omnidesk.connectors.models import Inbox
 from omnidesk.conversations.constants import EventType
 from omnidesk.conversations.models import Message
+from omnidesk.inboxes.models import Inbox
 from omnidesk.testing.factories import inbound, make_inbox
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +54,7 @@ def errors_of(response) -> dict:
 
 
 def test_a_valid_inbox_is_created_with_its_secret_encrypted(admin_client):
-    response = admin_client.post("/admin/connectors/inbox/add/", form_data())
+    response = admin_client.post("/admin/inboxes/inbox/add/", form_data())
     assert response.status_code == 302, errors_of(response)
     inbox = Inbox.objects.get(name="Partner API")
     assert inbox.settings == {"webhook_url": "https://partner.example.com/replies"}
@@ -72,7 +72,7 @@ def test_a_valid_inbox_is_created_with_its_secret_encrypted(admin_client):
     ],
 )
 def test_bad_settings_are_a_form_error_and_nothing_is_saved(admin_client, payload, expected):
-    response = admin_client.post("/admin/connectors/inbox/add/", form_data(settings=json.dumps(payload)))
+    response = admin_client.post("/admin/inboxes/inbox/add/", form_data(settings=json.dumps(payload)))
     assert response.status_code == 200
     errors = errors_of(response)
     assert any(expected in e for e in errors["settings"]), errors
@@ -82,15 +82,15 @@ def test_bad_settings_are_a_form_error_and_nothing_is_saved(admin_client, payloa
 
 
 def test_a_connector_secret_is_required_and_foreign_ones_refused(admin_client):
-    response = admin_client.post("/admin/connectors/inbox/add/", form_data(secret_signing_secret=""))
+    response = admin_client.post("/admin/inboxes/inbox/add/", form_data(secret_signing_secret=""))
     assert "needs this secret" in " ".join(errors_of(response)["secret_signing_secret"])
     # A channel without a connector yet takes its settings as they are, but no secrets.
     response = admin_client.post(
-        "/admin/connectors/inbox/add/", form_data(kind="sms", settings='{"from": "+15550001"}')
+        "/admin/inboxes/inbox/add/", form_data(kind="sms", settings='{"from": "+15550001"}')
     )
     assert "no connector" in " ".join(errors_of(response)["secret_signing_secret"])
     response = admin_client.post(
-        "/admin/connectors/inbox/add/",
+        "/admin/inboxes/inbox/add/",
         form_data(kind="sms", settings='{"from": "+15550001"}', secret_signing_secret=""),
     )
     assert response.status_code == 302
@@ -99,7 +99,7 @@ def test_a_connector_secret_is_required_and_foreign_ones_refused(admin_client):
 
 def test_secrets_are_never_rendered_and_an_empty_field_keeps_them(admin_client):
     inbox = make_inbox("api", "Shop API", settings={}, secrets={"signing_secret": SECRET})
-    url = f"/admin/connectors/inbox/{inbox.pk}/change/"
+    url = f"/admin/inboxes/inbox/{inbox.pk}/change/"
     page = admin_client.get(url).content.decode()
     assert SECRET not in page and inbox.secrets_encrypted not in page
     assert "signing_secret" in page  # which secrets are set is shown, not their values
@@ -127,7 +127,7 @@ def test_secrets_are_never_rendered_and_an_empty_field_keeps_them(admin_client):
 def test_the_kind_of_an_existing_inbox_cannot_be_changed(admin_client):
     inbox = make_inbox("api", "Shop API")
     admin_client.post(
-        f"/admin/connectors/inbox/{inbox.pk}/change/",
+        f"/admin/inboxes/inbox/{inbox.pk}/change/",
         form_data(name="Shop API", kind="sms", secret_signing_secret=""),
     )
     inbox.refresh_from_db()
@@ -150,9 +150,9 @@ def test_admin_pages_render(admin_client, api_inbox, agent):
         "/admin/contacts/contact/",
         f"/admin/contacts/contact/{conversation.contact_id}/change/",
         "/admin/contacts/contact/?q=customer-1",
-        "/admin/connectors/inbox/",
-        "/admin/connectors/inbox/add/",
-        f"/admin/connectors/inbox/{api_inbox.pk}/change/",
+        "/admin/inboxes/inbox/",
+        "/admin/inboxes/inbox/add/",
+        f"/admin/inboxes/inbox/{api_inbox.pk}/change/",
         "/admin/conversations/conversation/",
         f"/admin/conversations/conversation/{conversation.pk}/change/",
         "/admin/conversations/tag/",
@@ -224,11 +224,11 @@ def test_agent_profile_is_edited_on_the_user_page(admin_client, agent):
 
 
 def test_a_web_chat_inbox_page_shows_its_embed_snippet_escaped(admin_client, api_inbox, settings):
-    from omnidesk.widget.queries import embed_snippet
+    from omnidesk.connectors.webchat.queries import embed_snippet
 
     settings.PUBLIC_URL = "https://desk.example"
     chat = make_inbox("webchat", "Shop chat", secrets={"identity_secret": "idsec_0123456789"})
-    page = admin_client.get(f"/admin/connectors/inbox/{chat.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/inboxes/inbox/{chat.pk}/change/").content.decode()
     snippet = embed_snippet(chat)
     assert snippet.startswith("<script") and f'data-omnidesk-inbox="{chat.uuid}"' in snippet
     # Shown as text to copy, never as a live tag on the admin page.
@@ -236,5 +236,5 @@ def test_a_web_chat_inbox_page_shows_its_embed_snippet_escaped(admin_client, api
     assert '<textarea readonly rows="3" cols="90" class="vLargeTextField" id="embed-snippet"' in page
     assert escaped in page and snippet not in page
     # Other channels are reached through their webhook instead.
-    other = admin_client.get(f"/admin/connectors/inbox/{api_inbox.pk}/change/").content.decode()
+    other = admin_client.get(f"/admin/inboxes/inbox/{api_inbox.pk}/change/").content.decode()
     assert 'id="embed-snippet"' not in other and api_inbox.webhook_path() in other

@@ -1,6 +1,6 @@
 """The `webchat` channel: the embeddable chat widget (README.md beside this file, docs/widget.md).
 
-Visitor messages arrive over the widget's WebSocket (omnidesk.widget.consumers) or its upload
+Visitor messages arrive over the widget's WebSocket (omnidesk.connectors.webchat.consumers) or its upload
 endpoint, not a provider webhook; this class turns them into InboundEvents. "Sending" an agent's
 reply means publishing it to the visitor's realtime group; a visitor who is away gets it from the
 history when the widget reconnects, so nothing depends on the socket being open at that moment.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from omnidesk.contacts.constants import IdentityKind
@@ -19,17 +19,24 @@ from omnidesk.contacts.identities import InvalidIdentity, normalize_email, norma
 from omnidesk.realtime.events import VisitorMessage
 
 from ..base import (
+    Capabilities,
     Connector,
     IdentityClaim,
+    IdentitySpec,
     InboundAttachment,
     InboundEvent,
+    Limits,
+    MediaKind,
     OutboundMessage,
     PayloadError,
     PermanentSendError,
     SendResult,
-    StatusEvent,
+    Source,
 )
 from ..registry import register
+from .events import publish_widget
+from .queries import visitor_message_payload
+from .sessions import visitor_group
 
 DEFAULT_ATTACHMENT_TYPES = [
     "image/png",
@@ -101,21 +108,38 @@ class VisitorContext(BaseModel):
 @register
 class WebchatConnector(Connector):
     kind = "webchat"
-    identity_kind = IdentityKind.WEBCHAT
+    label = _("Web chat")
+    source = Source.IN_PROCESS  # the widget's socket and upload endpoint (consumers.py, views.py)
+    identity = IdentitySpec(IdentityKind.WEBCHAT, per_inbox=True)
+    capabilities = Capabilities(
+        html=True,
+        media=frozenset({MediaKind.IMAGE, MediaKind.FILE}),
+        buttons=True,
+        typing=True,
+        read_receipts=True,
+    )
+    limits = Limits(
+        text_length=MAX_TEXT,
+        media_count=5,
+        media_bytes=25 * 1024 * 1024,
+        media_types=tuple(DEFAULT_ATTACHMENT_TYPES),
+    )
     Settings = WebchatSettings
-    # identity_secret signs host-vouched identities (omnidesk.widget.sessions.identity_hash).
+    # identity_secret signs host-vouched identities (omnidesk.connectors.webchat.sessions.identity_hash).
     secret_names = ("identity_secret",)
     config: WebchatSettings
 
-    # The generic webhook route has nothing to receive for this channel.
-    def verify(self, request: HttpRequest) -> None:
-        raise PayloadError("web chat messages arrive through the widget (/widget/), not a webhook")
-
-    def parse(self, request: HttpRequest) -> list[InboundEvent | StatusEvent]:
-        raise PayloadError("web chat messages arrive through the widget (/widget/), not a webhook")
+    def effective_limits(self) -> Limits:
+        """The inbox's own file size and types, within the channel's."""
+        return Limits(
+            text_length=MAX_TEXT,
+            media_count=self.limits.media_count,
+            media_bytes=min(self.limits.media_bytes, self.config.max_attachment_mb * 1024 * 1024),
+            media_types=tuple(self.config.attachment_types),
+        )
 
     def claims(self, session: Any, prechat: dict[str, str] | None = None) -> list[IdentityClaim]:
-        """Identities of a widget visitor (an omnidesk.widget.sessions.VisitorSession), sender first.
+        """Identities of a widget visitor (an omnidesk.connectors.webchat.sessions.VisitorSession), sender first.
 
         A verified user's external id and e-mail come first, so they find the contact's other
         channels. A typed e-mail or phone is unverified: it joins a new contact but never merges.
@@ -198,10 +222,6 @@ class WebchatConnector(Connector):
         )
 
     def send(self, message: OutboundMessage) -> SendResult:
-        from omnidesk.widget.actions import publish_widget
-        from omnidesk.widget.queries import visitor_message_payload
-        from omnidesk.widget.sessions import visitor_group
-
         if message.recipient.kind != IdentityKind.WEBCHAT:
             raise PermanentSendError("the customer has no chat session")
         payload = visitor_message_payload(message.message_uuid)

@@ -1,4 +1,4 @@
-"""The widget's HTTP endpoints, mounted under /widget/ (omnidesk/widget/urls.py, docs/widget.md).
+"""The widget's HTTP endpoints, mounted under /widget/ (omnidesk/connectors/webchat/urls.py, docs/widget.md).
 
 Everything here is called cross-origin from customers' sites: answers carry
 `Access-Control-Allow-Origin: *` and no endpoint uses cookies; the visitor token is the credential.
@@ -18,20 +18,20 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from omnidesk.connectors.webchat import actions, ratelimit
+from omnidesk.connectors.webchat.queries import embed_snippet, reply_expectation
+from omnidesk.connectors.webchat.sessions import InvalidSession, open_session
+from omnidesk.connectors.webchat.strings import pick_language, strings_for
 from omnidesk.contacts.identities import InvalidIdentity
 from omnidesk.conversations.actions import ActionError
-from omnidesk.widget import actions, ratelimit
-from omnidesk.widget.queries import embed_snippet, reply_expectation
-from omnidesk.widget.sessions import InvalidSession, open_session
-from omnidesk.widget.strings import pick_language, strings_for
 
 from ..base import ConnectorError, InboundAttachment
-from ..models import Inbox
+from omnidesk.inboxes.models import Inbox
 from .connector import VisitorContext, WebchatConnector
 
 logger = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).resolve().parents[2] / "widget" / "static" / "widget"
+STATIC_DIR = Path(__file__).resolve().parent / "static" / "widget"
 ASSETS = {"widget.js": "text/javascript; charset=utf-8", "widget.css": "text/css; charset=utf-8"}
 # The bytes a file must start with to be what it claims; the stored name gets the matching extension,
 # so an upload can never be served back as HTML from our origin.

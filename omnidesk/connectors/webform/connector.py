@@ -13,24 +13,28 @@ import re
 import uuid
 from typing import Annotated, Literal
 
-from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from omnidesk.contacts.constants import IdentityKind
 from omnidesk.contacts.identities import InvalidIdentity, normalize_email
+from omnidesk.inboxes.models import Inbox
 
 from ..base import (
+    Capabilities,
     Connector,
     IdentityClaim,
+    IdentitySpec,
     InboundAttachment,
     InboundEvent,
+    Limits,
     OutboundMessage,
     PayloadError,
     PermanentSendError,
     SendResult,
-    StatusEvent,
+    Source,
 )
-from ..registry import get_connector_class, register
+from ..registry import connector_class, register
 
 DEFAULT_ATTACHMENT_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"]
 MAX_TEXT = 20_000
@@ -69,14 +73,12 @@ class WebformSettings(BaseModel):
 @register
 class WebformConnector(Connector):
     kind = "webform"
-    identity_kind = IdentityKind.EMAIL
+    label = _("Web form")
+    source = Source.IN_PROCESS  # the help center's form page (omnidesk/helpcenter/)
+    identity = IdentitySpec(IdentityKind.EMAIL)  # replies go by e-mail
+    capabilities = Capabilities(html=True, subject=True)
+    limits = Limits(text_length=100_000)
     Settings = WebformSettings
-
-    def verify(self, request: HttpRequest) -> None:
-        raise PayloadError("web form submissions arrive through the help center (/help/), not a webhook")
-
-    def parse(self, request: HttpRequest) -> list[InboundEvent | StatusEvent]:
-        raise PayloadError("web form submissions arrive through the help center (/help/), not a webhook")
 
     def inbound_event(
         self, *, email: str, text: str, name: str = "", subject: str = "", language: str = "",
@@ -108,14 +110,12 @@ class WebformConnector(Connector):
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Replies go by e-mail: hand the message to the first enabled e-mail inbox's connector."""
-        from ..models import Inbox
-
-        email_class = get_connector_class("email")
+        email_class = connector_class("email")
         email_inbox = Inbox.objects.filter(kind="email", enabled=True).order_by("pk").first()
         if email_class is None or email_inbox is None:
             raise PermanentSendError(
-                "web form replies go out by e-mail, and no e-mail inbox is set up yet: add one, then reply through it"
+                _("web form replies go out by e-mail, and no e-mail inbox is set up yet: add one, then reply through it")
             )
         if message.recipient.kind != IdentityKind.EMAIL:
-            raise PermanentSendError("the customer left no e-mail address")
+            raise PermanentSendError(_("the customer left no e-mail address"))
         return email_class(email_inbox).send(message)

@@ -1,8 +1,7 @@
-"""The spine's inbound rules written out one statement at a time: the oracle the property tests hold
-`receive_message` and `receive_many` to (both take conversations/batch.py's path, which decides in memory).
-
-This was `receive_message` until it went through the envelope path; it stays readable on purpose, so a
-change to the rules is made here first and the fast path must then agree with it.
+"""The spine's inbound rules applied one query at a time: the oracle the property tests hold
+`receive_message` and `receive_many` to (both take conversations/batch.py's path, which reads in bulk and
+decides in memory). Both apply the same rules (conversations/rules.py); this one reads each fact the plain
+way, so the two can only disagree if the fast path reads or writes something wrongly.
 """
 
 from __future__ import annotations
@@ -12,16 +11,19 @@ import datetime as dt
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from omnidesk.connectors.base import InboundEvent
-from omnidesk.connectors.models import Inbox
-from omnidesk.contacts.actions import normalize_claims, resolve_contact
-from omnidesk.contacts.models import Contact
-from omnidesk.conversations import events
-from omnidesk.conversations.actions import ActionError, Received, _event_message, inbound_message
-from omnidesk.conversations.constants import ACTIVE_STATUSES, EventType, Status
+from omnidesk.contacts.actions import normalize_claims
+from omnidesk.inboxes.contract import IdentityClaim
+from omnidesk.contacts.models import Contact, ContactIdentity
+from omnidesk.conversations import events, rules
+from omnidesk.conversations.actions import ActionError, Received
+from omnidesk.conversations.constants import ACTIVE_STATUSES
 from omnidesk.conversations.models import Attachment, Conversation, Message
+from omnidesk.conversations.tasks import process_inbound
+from omnidesk.inboxes.contract import InboundEvent
+from omnidesk.inboxes.models import Inbox
 
 
 def reference_receive(inbox: Inbox, event: InboundEvent) -> Received:
@@ -38,29 +40,44 @@ def reference_receive(inbox: Inbox, event: InboundEvent) -> Received:
     raise AssertionError("unreachable")
 
 
+def _resolve_contact(claims: list[IdentityClaim], name: str, language: str) -> tuple[Contact, bool]:
+    query = Q()
+    for c in claims:
+        query |= Q(kind=c.kind, scope=c.scope, value=c.value)
+    owners = {
+        (i.kind, i.scope, i.value): i.contact for i in ContactIdentity.objects.filter(query).select_related("contact")
+    }
+    found = rules.resolve(claims, owners)
+    contact, created = found.contact, found.contact is None
+    if contact is None:
+        contact = Contact.objects.create(name=name[:200], language=language)
+    elif rules.fill_blanks(contact, name, language):
+        contact.save(update_fields=["name", "language"])
+    ContactIdentity.objects.bulk_create(
+        [ContactIdentity(contact=contact, kind=c.kind, scope=c.scope, value=c.value, verified=c.verified) for c in found.attach]
+    )
+    return contact, created
+
+
 def _thread_conversation(inbox: Inbox, refs: tuple[str, ...]) -> Conversation | None:
     """The conversation an inbound message's own thread references name (reply token or provider ids)."""
     if not refs:
         return None
-    found = Conversation.objects.filter(reply_token__in=refs).first()
-    if found is not None:
-        return found
-    message = (
-        Message.objects.filter(external_id__in=refs, inbox__kind=inbox.kind)
-        .select_related("conversation")
-        .order_by("-created_at")
-        .first()
-    )
-    return message.conversation if message else None
+    by_token = Conversation.objects.filter(reply_token__in=refs).order_by("pk")
+    by_ref = [
+        (m.created_at, m.conversation)
+        for m in Message.objects.filter(external_id__in=refs, inbox__kind=inbox.kind).select_related("conversation")
+    ]
+    return rules.thread(by_token, by_ref)
 
 
-def _continuing_conversation(contact: Contact, now: dt.datetime) -> Conversation | None:
+def _candidates(contact: Contact, now: dt.datetime) -> list[Conversation]:
     since = now - dt.timedelta(hours=settings.CONTINUITY_WINDOW_HOURS)
-    return (
-        Conversation.objects.filter(contact=contact, status__in=ACTIVE_STATUSES, last_message_at__gte=since)
-        .order_by("-last_message_at")
-        .first()
-    )
+    return list(Conversation.objects.filter(contact=contact, status__in=ACTIVE_STATUSES, last_message_at__gte=since))
+
+
+def rules_window() -> dt.timedelta:
+    return dt.timedelta(hours=settings.CONTINUITY_WINDOW_HOURS)
 
 
 def _receive(inbox: Inbox, event: InboundEvent, claims: list) -> Received:
@@ -74,38 +91,22 @@ def _receive(inbox: Inbox, event: InboundEvent, claims: list) -> Received:
             )
             if duplicate is not None:
                 return Received(duplicate, created=False)
-        contact, new_contact = resolve_contact(claims, name=event.contact_name, language=event.language)
+        contact, new_contact = _resolve_contact(claims, event.contact_name, event.language)
         conversation = None if new_contact else _thread_conversation(inbox, event.thread_refs)
-        if conversation is not None and conversation.contact_id != contact.pk:
-            conversation = None  # a reference to someone else's thread never joins it
+        if conversation is not None and not rules.may_join(conversation, contact):
+            conversation = None
         if conversation is None and not new_contact:
-            conversation = _continuing_conversation(contact, now)
+            conversation = rules.continuing(_candidates(contact, now), now, rules_window())
         created = conversation is None
         if conversation is None:
-            conversation = Conversation.objects.create(
-                contact=contact,
-                current_inbox=inbox,
-                team_id=inbox.default_team_id,
-                language=event.language or contact.language,
-                subject=(event.subject or event.text or "")[:120].strip(),
-                last_message_at=now,
-                last_inbound_at=now,
-                message_count=1,
-            )
+            conversation = rules.new_conversation(contact, inbox, event, now)
+            conversation.save(force_insert=True)
         else:
             conversation.contact = contact
-        if not created and conversation.current_inbox_id != inbox.pk:
-            switched_from = conversation.current_inbox
-            _event_message(
-                conversation,
-                now,
-                EventType.CHANNEL_SWITCH,
-                from_kind=switched_from.kind,
-                from_inbox=switched_from.name,
-                to_kind=inbox.kind,
-                to_inbox=inbox.name,
-            )
-        message = inbound_message(conversation, inbox, event, now)
+            switch = rules.channel_switch(conversation, inbox, now)
+            if switch is not None:
+                switch.save(force_insert=True)
+        message = rules.inbound_message(conversation, inbox, event, now)
         message.save(force_insert=True)
         for item in event.attachments:
             attachment = Attachment(
@@ -117,27 +118,8 @@ def _receive(inbox: Inbox, event: InboundEvent, claims: list) -> Received:
             attachment.file.save(item.filename[:100], ContentFile(item.data), save=False)
             attachment.save()
         if not created:
-            update = [
-                "last_message_at",
-                "last_inbound_at",
-                "message_count",
-                "current_inbox",
-                "status",
-                "snoozed_until",
-            ]
-            conversation.last_message_at = now
-            conversation.last_inbound_at = now
-            conversation.message_count += 1
-            conversation.current_inbox = inbox
-            if conversation.status != Status.OPEN:
-                # A customer writing again reopens a resolved thread and wakes a snoozed one.
-                conversation.status = Status.OPEN
-                conversation.snoozed_until = None
-                conversation.resolved_at = None
-                update.append("resolved_at")
-            conversation.save(update_fields=update)
-        from omnidesk.conversations.tasks import process_inbound
-
+            rules.join(conversation, inbox, now)
+            conversation.save(update_fields=list(rules.JOIN_FIELDS))
         process_inbound.enqueue(message.pk)
         message.conversation = conversation
         events.publish_message_created(message)

@@ -14,7 +14,7 @@ from django_tasks_db.models import DBTaskResult
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omnidesk.connectors.base import IdentityClaim, InboundAttachment, InboundEvent
+from omnidesk.inboxes.contract import IdentityClaim, InboundAttachment, InboundEvent
 from omnidesk.contacts.identities import InvalidIdentity
 from omnidesk.contacts.models import Contact, ContactIdentity
 from omnidesk.conversations import batch
@@ -288,7 +288,7 @@ def test_a_write_that_keeps_failing_raises_and_leaves_nothing(api_inbox, monkeyp
     def failing(*args, **kwargs):
         raise IntegrityError("always")
 
-    monkeypatch.setattr(batch, "_enqueue_process_inbound", failing)
+    monkeypatch.setattr(batch, "enqueue_many", failing)
     with pytest.raises(IntegrityError):
         receive_many(api_inbox, [customer(api_inbox, 1), customer(api_inbox, 2)])
     assert not Message.objects.exists() and not Conversation.objects.exists()

@@ -9,8 +9,8 @@ import pytest
 import respx
 from django_tasks_db.models import DBTaskResult
 
-from omnidesk.connectors.base import StatusEvent
-from omnidesk.connectors.signing import check_signature
+from omnidesk.inboxes.contract import StatusEvent
+from omnidesk.connectors.api.signing import check_signature
 from omnidesk.conversations.actions import ActionError, check_send_reply, update_delivery_status
 from omnidesk.conversations.constants import DeliveryStatus
 from omnidesk.conversations.models import Message
@@ -72,7 +72,7 @@ def test_transient_failure_is_retried_later_then_sent(conversation, agent):
     assert run_deliver(message) == "retry"
     assert run_deliver(message) == "retry"
     message.refresh_from_db()
-    assert message.status == DeliveryStatus.QUEUED and message.attempts == 2 and "ConnectTimeout" in message.error
+    assert message.status == DeliveryStatus.QUEUED and message.attempts == 2 and "did not answer in time" in message.error
     from django.utils import timezone
 
     retries = DBTaskResult.objects.filter(task_path__endswith="deliver", run_after__gt=timezone.now(), run_after__year__lt=9999)
@@ -89,7 +89,7 @@ def test_transient_failures_become_permanent_after_max_attempts(conversation, ag
     run_deliver(message)
     assert run_deliver(message) == "failed"
     message.refresh_from_db()
-    assert message.status == DeliveryStatus.FAILED and message.error == "HTTP 500"
+    assert message.status == DeliveryStatus.FAILED and message.error == "the integration's webhook answered HTTP 500: "
 
 
 @respx.mock
@@ -105,8 +105,9 @@ def test_permanent_failure_is_marked_failed_with_the_reason(conversation, agent)
 def test_a_claimed_message_is_not_sent_by_a_second_worker(conversation, agent):
     route = respx.post(HOOK).mock(return_value=httpx.Response(200, json={}))
     message = check_send_reply(conversation, agent, text="x")
-    from django.utils import timezone
     import datetime as dt
+
+    from django.utils import timezone
 
     Message.objects.filter(pk=message.pk).update(claimed_until=timezone.now() + dt.timedelta(seconds=60))
     assert run_deliver(message) == "claimed"
@@ -117,8 +118,9 @@ def test_a_claimed_message_is_not_sent_by_a_second_worker(conversation, agent):
 def test_recovery_requeues_an_interrupted_delivery_exactly_once(conversation, agent):
     route = respx.post(HOOK).mock(return_value=httpx.Response(200, json={}))
     message = check_send_reply(conversation, agent, text="x")
-    from django.utils import timezone
     import datetime as dt
+
+    from django.utils import timezone
 
     # A worker claimed it and died before recording the result.
     Message.objects.filter(pk=message.pk).update(claimed_until=timezone.now() + dt.timedelta(seconds=60), attempts=1)

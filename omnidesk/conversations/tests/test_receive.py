@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from omnidesk.connectors.base import IdentityClaim
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.contacts.identities import InvalidIdentity
 from omnidesk.contacts.models import Contact, ContactIdentity
 from omnidesk.conversations import batch

@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 import time
 
+from pathlib import Path
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from omnidesk.connectors.base import IdentityClaim, OutboundMessage, PermanentSendError
-from omnidesk.connectors.registry import get_connector_class
+from omnidesk.inboxes.contract import IdentityClaim, OutboundMessage, PermanentSendError
+from omnidesk.connectors.registry import connector_class
 from omnidesk.contacts.models import ContactIdentity
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.helpcenter.forms import started_token
 from omnidesk.knowledge.tests.fixtures import knowledge_base
+from omnidesk.testing.connectors import Replay
 from omnidesk.testing.factories import make_inbox
 
 pytestmark = pytest.mark.django_db
@@ -120,13 +123,14 @@ def test_unknown_or_disabled_form_is_a_404(client, form_inbox):
 
 
 def test_replies_fail_clearly_until_an_email_inbox_exists(form_inbox):
-    connector = get_connector_class("webform")(form_inbox)
+    connector = connector_class("webform")(form_inbox)
     outbound = OutboundMessage(message_uuid="m1", conversation_uuid="c1",
                                recipient=IdentityClaim("email", "a@example.com", verified=False), text="Hi")
     with pytest.raises(PermanentSendError, match="no e-mail inbox"):
         connector.send(outbound)
 
 
-def test_the_webhook_route_refuses_webform_posts(client, form_inbox):
-    response = client.post(form_inbox.webhook_path(), data=b"{}", content_type="application/json")
-    assert response.status_code == 400
+@pytest.mark.django_db(transaction=True, databases="__all__")  # the route's writer has its own connection
+def test_the_webhook_route_refuses_webform_posts(form_inbox):
+    response = Replay(form_inbox, Path()).request("POST", b"{}", {"Content-Type": "application/json"})
+    assert response.status == 404 and response.json()["error"] == "no_webhook"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from omnidesk.connectors.base import IdentityClaim
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations import actions as conv_actions
 from omnidesk.conversations.constants import Status
 from omnidesk.knowledge import actions

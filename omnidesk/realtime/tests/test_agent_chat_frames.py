@@ -12,9 +12,9 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
-from omnidesk.realtime import consumers
+from omnidesk.connectors.webchat import ratelimit
+from omnidesk.web import consumers
 from omnidesk.testing.factories import make_inbox
-from omnidesk.widget import ratelimit
 
 from .conftest import agent_socket, wait_for
 
@@ -168,7 +168,7 @@ async def test_malformed_typing_and_read_frames_are_errors_not_disconnects(teams
 
 
 async def test_typing_on_a_conversation_that_is_not_a_web_chat_is_ignored(teams, headers):
-    from omnidesk.connectors.base import IdentityClaim
+    from omnidesk.inboxes.contract import IdentityClaim
     from omnidesk.testing.factories import inbound
 
     inbox = teams["billing_inbox"]

@@ -12,7 +12,7 @@ import respx
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from omnidesk.connectors.base import IdentityClaim, StatusEvent
+from omnidesk.inboxes.contract import IdentityClaim, StatusEvent
 from omnidesk.conversations.actions import do_assign, send_message, update_delivery_status
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.tasks import deliver
@@ -264,7 +264,7 @@ async def test_bad_frames_get_an_error_and_the_socket_stays_open(teams, headers)
 
 
 async def test_losing_access_to_an_inbox_reaches_an_open_socket(teams, headers, monkeypatch):
-    from omnidesk.realtime import consumers
+    from omnidesk.web import consumers
 
     monkeypatch.setattr(consumers, "INBOX_REFRESH_SECONDS", 0.0)
     async with agent_socket(headers["anna"]) as ws:

@@ -10,7 +10,7 @@ import respx
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from omnidesk.connectors.base import IdentityClaim, StatusEvent
+from omnidesk.inboxes.contract import IdentityClaim, StatusEvent
 from omnidesk.conversations.actions import do_assign, do_set_tags, send_message, update_delivery_status
 from omnidesk.conversations.models import Conversation
 from omnidesk.conversations.tasks import deliver
@@ -31,6 +31,28 @@ def _inbound(teams: dict, text: str) -> None:
 
 async def _message_created(teams, ws, conversation) -> None:
     await _inbound(teams, "Second message")
+
+
+@database_sync_to_async
+def _media_fetched(teams: dict) -> None:
+    """A message whose file the fetch_media task downloads after it was stored."""
+    from omnidesk.conversations.tasks import fetch_media
+    from omnidesk.inboxes.contract import MediaRef
+
+    inbox = teams["billing_inbox"]
+    received = inbound(
+        inbox,
+        "Photo of the parcel",
+        identities=[IdentityClaim("external", "schema-1", scope=str(inbox.uuid))],
+        media=[MediaRef("https://files.test/parcel.jpg", "image/jpeg", "parcel.jpg")],
+    )
+    with respx.mock:
+        respx.get("https://files.test/parcel.jpg").mock(return_value=httpx.Response(200, content=b"\xff\xd8jpeg"))
+        fetch_media.call(received.message.pk)
+
+
+async def _message_updated(teams, ws, conversation) -> None:
+    await _media_fetched(teams)
 
 
 async def _conversation_updated(teams, ws, conversation) -> None:
@@ -84,6 +106,7 @@ async def _sla_breached(teams, ws, conversation) -> None:
 
 TRIGGERS: dict[str, Trigger] = {
     "message.created": _message_created,
+    "message.updated": _message_updated,
     "conversation.updated": _conversation_updated,
     "message.status": _message_status,
     "agent.assigned": _agent_assigned,

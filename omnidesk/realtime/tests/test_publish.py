@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from omnidesk.connectors.base import IdentityClaim
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.models import Message
 from omnidesk.realtime import publish as publish_module
 from omnidesk.realtime.events import MessageStatus

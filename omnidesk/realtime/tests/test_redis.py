@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection
 
-from omnidesk.connectors.base import IdentityClaim
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.actions import do_assign
 from omnidesk.conversations.models import Message
 from omnidesk.testing.factories import inbound
@@ -84,8 +84,8 @@ async def test_an_event_published_in_another_process_reaches_this_consumer(redis
     first = await receive(inbox, "Where is my refund?", ident="cross-1")
     conversation = str(first.conversation.uuid)
     code = (
-        "from omnidesk.connectors.models import Inbox\n"
-        "from omnidesk.connectors.base import IdentityClaim\n"
+        "from omnidesk.inboxes.models import Inbox\n"
+        "from omnidesk.inboxes.contract import IdentityClaim\n"
         "from omnidesk.testing.factories import inbound\n"
         f"inbox = Inbox.objects.get(uuid='{inbox.uuid}')\n"
         "r = inbound(inbox, 'Written by another process',"

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from omnidesk.accounts.models import AgentProfile, AgentSkill, Skill, Team
-from omnidesk.connectors.base import IdentityClaim
-from omnidesk.connectors.models import Inbox
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.contacts.models import Contact
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation
+from omnidesk.inboxes.models import Inbox
 from omnidesk.testing.factories import inbound, make_agent, make_inbox
 
 _seq = itertools.count(1)

@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 
 from omnidesk.accounts.models import Team
-from omnidesk.connectors.base import IdentityClaim
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.actions import do_set_status, send_message
 from omnidesk.conversations.constants import Direction, SenderType, Status
 from omnidesk.conversations.inbound import process
@@ -234,7 +234,7 @@ def test_it_neither_meets_the_first_response_clock_nor_counts_as_the_agents_repl
 def test_a_failing_acknowledgement_does_not_stop_the_sla_clocks(rome_api, clock_at):
     clock_at(TUESDAY)
     SlaPolicy.objects.create(name="API", first_response_minutes=60, business_hours=False)
-    with mock.patch("omnidesk.routing.actions.expected_reply", side_effect=RuntimeError("boom")):
+    with mock.patch("omnidesk.routing.expected.expected_reply", side_effect=RuntimeError("boom")):
         conv = arrive(rome_api, language="en")
     assert acks(conv) == []
     assert conv.first_response_due is not None

@@ -9,7 +9,7 @@ import pytest
 from django.template import Context, Template
 
 from omnidesk.accounts.models import Team
-from omnidesk.connectors.base import IdentityClaim
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.actions import do_set_status, send_message
 from omnidesk.conversations.constants import Priority, Status
 from omnidesk.conversations.inbound import process

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from django.db import connections
 
 from omnidesk.accounts.models import Team
-from omnidesk.connectors.base import IdentityClaim
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.actions import do_assign, do_set_status, send_message
 from omnidesk.conversations.constants import Status
 from omnidesk.conversations.inbound import process

@@ -10,9 +10,9 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from omnidesk.connectors.constants import ChannelKind
 from omnidesk.conversations.constants import EventType, Priority, Status
 from omnidesk.conversations.models import Message
+from omnidesk.inboxes.constants import ChannelKind
 
 register = template.Library()
 

@@ -15,7 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from omnidesk.connectors.base import IdentityClaim
+from omnidesk.inboxes.contract import IdentityClaim
+from omnidesk.connectors.webchat.sessions import visitor_group
 from omnidesk.conversations.actions import do_assign
 from omnidesk.conversations.constants import EventType, MessageKind
 from omnidesk.conversations.models import Conversation, Message
@@ -24,7 +25,6 @@ from omnidesk.sla.models import SlaPolicy
 from omnidesk.testing.factories import inbound, make_agent, make_inbox
 from omnidesk.web.templatetags.workspace import event_text
 from omnidesk.web.visitor import browser_summary, safe_link, visitor_info
-from omnidesk.widget.sessions import visitor_group
 
 pytestmark = pytest.mark.django_db
 

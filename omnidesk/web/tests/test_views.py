@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from omnidesk.accounts.models import AgentProfile, AuditLog, Team
-from omnidesk.connectors.base import IdentityClaim
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.contacts.models import Contact
 from omnidesk.conversations.actions import add_note, check_send_reply, do_assign, do_set_status, do_set_tags
 from omnidesk.conversations.constants import DeliveryStatus, EventType, MessageKind, Priority, Status

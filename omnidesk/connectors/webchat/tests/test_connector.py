@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 
+from pathlib import Path
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from pydantic import ValidationError
 
 from omnidesk.connectors.base import PayloadError
-from omnidesk.connectors.registry import available_kinds, get_connector_class
+from omnidesk.connectors.registry import available_kinds, connector_class
+from omnidesk.connectors.webchat import actions
 from omnidesk.connectors.webchat.connector import WebchatConnector, WebchatSettings
+from omnidesk.connectors.webchat.sessions import identity_hash, open_session
 from omnidesk.conversations.actions import check_send_reply
 from omnidesk.conversations.models import Message
 from omnidesk.conversations.tasks import deliver
+from omnidesk.testing.connectors import Replay
 from omnidesk.testing.factories import make_agent, make_inbox
-from omnidesk.widget import actions
-from omnidesk.widget.sessions import identity_hash, open_session
 
 pytestmark = pytest.mark.django_db
 SECRET = "idsec_connector_test"
@@ -38,7 +41,7 @@ async def receive(layer, channel: str) -> dict:
 
 
 def test_registered_under_its_kind():
-    assert "webchat" in available_kinds() and get_connector_class("webchat") is WebchatConnector
+    assert "webchat" in available_kinds() and connector_class("webchat") is WebchatConnector
 
 
 def test_settings_are_validated():
@@ -104,9 +107,12 @@ def test_the_external_id_is_scoped_to_the_visitor(inbox):
     )
 
 
-def test_the_generic_webhook_route_explains_there_is_none(client, inbox):
-    response = client.post(inbox.webhook_path(), data=b"{}", content_type="application/json")
-    assert response.status_code == 400 and "widget" in response.json()["detail"]
+@pytest.mark.django_db(transaction=True, databases="__all__")  # the route's writer has its own connection
+def test_the_generic_webhook_route_explains_there_is_none(inbox):
+    response = Replay(inbox, Path()).request("POST", b"{}", {"Content-Type": "application/json"})
+    assert response.status == 404 and response.json() == {
+        "error": "no_webhook", "detail": "Web chat does not take webhooks"
+    }
 
 
 def test_send_publishes_the_reply_to_the_visitors_group_and_marks_it_sent(

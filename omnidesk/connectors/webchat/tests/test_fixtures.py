@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from omnidesk.connectors.webchat.consumers import HelloIn, SendIn
 from omnidesk.realtime.events import AgentRead, AgentTyping, VisitorMessage, VisitorMessagePayload
-from omnidesk.widget.consumers import HelloIn, SendIn
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "session.json"
 SERVER_EVENTS = {

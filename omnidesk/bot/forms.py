@@ -1,0 +1,13 @@
+"""The answer bot's settings form."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class BotConfigForm(forms.Form):
+    enabled = forms.BooleanField(label=_("Answer bot enabled"), required=False)
+    min_cosine = forms.FloatField(label=_("Minimum similarity"), min_value=0, max_value=1)
+    min_margin = forms.FloatField(label=_("Minimum lead over the runner-up"), min_value=0, max_value=1)
+    hand_off_on_negative = forms.BooleanField(label=_("Hand off when the customer is upset"), required=False)

@@ -1,0 +1,1 @@
+"""What every screen shares: signing in as an agent, HTMX requests, form errors (no models, no app)."""

@@ -1,0 +1,21 @@
+"""WebSocket routes (ARCHITECTURE §5). Each route carries its own origin policy:
+
+- `/ws/agent/` is the workspace: cookie-authenticated, so only pages of this site (ALLOWED_HOSTS) may open
+  it, or any page an agent visits could act as the agent.
+- `/ws/widget/<inbox>/` is opened by the widget on customers' sites, i.e. from foreign origins. No cookie
+  counts there; the signed visitor token is the credential, and the consumer checks the Origin against
+  the inbox's own `allowed_origins` when that is set (docs/widget.md).
+"""
+
+from channels.auth import AuthMiddlewareStack
+from django.urls import path
+
+from omnidesk.connectors.webchat.consumers import VisitorConsumer
+from omnidesk.realtime.origins import AllowedHostsOriginValidator
+from omnidesk.web.consumers import AgentConsumer
+
+
+websocket_urlpatterns = [
+    path("ws/agent/", AllowedHostsOriginValidator(AuthMiddlewareStack(AgentConsumer.as_asgi()))),
+    path("ws/widget/<uuid:inbox_uuid>/", VisitorConsumer.as_asgi()),
+]
