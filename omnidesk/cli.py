@@ -3,7 +3,8 @@
 serve   embedded mode, one command: HTTP + WebSocket, and the background workers in a supervised child
         process (SQLite by default; docs/decisions/0003-serve-worker-process.md)
 web     scale-out web process (HTTP + WebSocket only)
-worker  scale-out background worker
+worker  scale-out background worker (tasks and the inbound journal's consumer)
+listen  scale-out pull listeners (IMAP, long polling): one owner per listener across processes
 demo    seed a lived-in demo workspace
 Anything else is a Django management command (migrate, createadmin, createsuperuser, ...).
 """
@@ -200,6 +201,7 @@ class WorkerProcess:
 
 def _uvicorn(host: str, port: int, *, with_workers: int) -> None:
     import uvicorn
+    from django.conf import settings
 
     from omnidesk.realtime.publish import set_server_loop
 
@@ -208,11 +210,11 @@ def _uvicorn(host: str, port: int, *, with_workers: int) -> None:
         host=host,
         port=port,
         lifespan="off",
-        log_level=os.environ.get("OMNIDESK_UVICORN_LOG_LEVEL", "warning"),
+        log_level=settings.OMNIDESK_UVICORN_LOG_LEVEL,
         ws_ping_interval=20,
         # Chat frames are a few hundred bytes: compressing each one cost the web process more CPU than
-        # storing the message, and its zlib state per socket 5 MB per 100 sockets (docs/widget.md).
-        ws_per_message_deflate=os.environ.get("OMNIDESK_WS_DEFLATE", "0") == "1",
+        # storing the message, and its zlib state per socket more memory (docs/widget.md).
+        ws_per_message_deflate=settings.OMNIDESK_WS_DEFLATE,
         timeout_graceful_shutdown=5,
     )
     _freeze_startup_heap(web=True)
@@ -222,17 +224,12 @@ def _uvicorn(host: str, port: int, *, with_workers: int) -> None:
         from omnidesk.ingest import journal
 
         children.append(
-            WorkerProcess(
-                with_workers,
-                interval=float(os.environ.get("OMNIDESK_WORKER_INTERVAL", "0.2")),
-                nice=int(os.environ.get("OMNIDESK_WORKER_NICE", "10")),
-            )
+            WorkerProcess(with_workers, interval=settings.OMNIDESK_WORKER_INTERVAL, nice=settings.OMNIDESK_WORKER_NICE)
         )
         # The inbound journal's consumer, in a process of its own: the tasks' process_inbound never
         # holds its GIL, and it runs ahead of them (docs/decisions/0005-inbound-journal.md).
         journal_process = WorkerProcess(
-            1, interval=float(os.environ.get("OMNIDESK_JOURNAL_POLL", "0.5")),
-            nice=int(os.environ.get("OMNIDESK_JOURNAL_NICE", "5")), role="journal",
+            1, interval=settings.OMNIDESK_JOURNAL_POLL or 0.5, nice=settings.OMNIDESK_JOURNAL_NICE, role="journal"
         )
         children.append(journal_process)
         journal.add_waker(journal_process.wake)
@@ -265,8 +262,19 @@ def _uvicorn(host: str, port: int, *, with_workers: int) -> None:
         set_server_loop(None)
 
 
+def _server_defaults(args: argparse.Namespace) -> None:
+    """Options not given on the command line come from settings (environment variables)."""
+    from django.conf import settings
+
+    args.host = args.host or settings.OMNIDESK_HOST
+    args.port = args.port or settings.OMNIDESK_PORT
+    if hasattr(args, "workers") and args.workers is None:
+        args.workers = settings.OMNIDESK_WORKERS
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     _setup()
+    _server_defaults(args)
     _migrate()
     print(f"omnidesk serving on http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
     _uvicorn(args.host, args.port, with_workers=args.workers)
@@ -287,12 +295,13 @@ def cmd_serve_worker(args: argparse.Namespace) -> None:
         from omnidesk.ingest.journal import Consumer
 
         consumer = Consumer(poll=args.interval)
-        workers: WorkerThreads | JournalThread = JournalThread(consumer)
+        parts: list[WorkerThreads | JournalThread | ListenerThread] = [JournalThread(consumer)]
         wake = consumer.wake
     else:
         # The only worker in embedded mode: whatever was mid-flight when the last one stopped is stale.
         recover_deliveries(all_workers_dead=True)
-        workers = WorkerThreads(args.threads, interval=args.interval)
+        # The tasks, and embedded mode's pull listeners (ingest/listeners.py).
+        parts = [WorkerThreads(args.threads, interval=args.interval), ListenerThread()]
         wake = None
     stop = threading.Event()
 
@@ -312,12 +321,40 @@ def cmd_serve_worker(args: argparse.Namespace) -> None:
     threading.Thread(target=parent_gone, name="parent-watch", daemon=True).start()
     # Its pauses would hold SQLite's write lock when they fall inside a transaction.
     _freeze_startup_heap(web=False)
-    workers.start()
+    for part in parts:
+        part.start()
     while not stop.wait(1.0):
         pass
-    workers.stop()
-    workers.join(timeout=10)
+    for part in parts:
+        part.stop()
+    for part in parts:
+        part.join(timeout=10)
     relay.close()
+
+
+class ListenerThread:
+    """The pull listeners' runner (ingest/listeners.py) as a thread, with WorkerThreads' controls."""
+
+    def __init__(self) -> None:
+        from omnidesk.ingest.listeners import ListenerRunner
+
+        self.runner = ListenerRunner()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="listeners")
+
+    def _run(self) -> None:
+        try:
+            self.runner.run()
+        except Exception:
+            logger.exception("the listener runner stopped")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
 
 
 class JournalThread:
@@ -345,28 +382,94 @@ class JournalThread:
 
 def cmd_web(args: argparse.Namespace) -> None:
     _setup()
+    _server_defaults(args)
     _uvicorn(args.host, args.port, with_workers=0)
+
+
+class OrphanWatch:
+    """`omnidesk worker`'s lease and watch (db/leases.py): it holds a lock under its worker id while it lives,
+    and every few seconds gives back the tasks of workers whose lock is gone, so a reply a killed worker held
+    is sent by another within seconds, not after the claim expires."""
+
+    def __init__(self, worker_id: str, every: float = 3.0) -> None:
+        from omnidesk.db import leases
+
+        self.worker_id, self.every = worker_id, every
+        self.lease = leases.Lease(worker_id)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="orphan-watch")
+
+    def start(self) -> None:
+        if not self.lease.take():
+            raise RuntimeError(f"could not take the lease of {self.worker_id}")
+        self.thread.start()
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        from omnidesk.conversations.tasks import recover_orphans
+        from omnidesk.db import leases
+
+        while True:
+            try:
+                recover_orphans(leases.alive)
+            except Exception:
+                logger.warning("looking for dead workers' tasks failed", exc_info=True)
+                connection.close()
+            if self.stopping.wait(self.every):
+                break
+        connection.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(10)
+        self.lease.release()
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
     _setup()
+    import uuid
+
+    from django.conf import settings
     from django.core.management import call_command
 
-    from omnidesk.conversations.tasks import recover_deliveries
+    from omnidesk.conversations.tasks import WORKER_PREFIX, recover_deliveries, recover_orphans
+    from omnidesk.db import leases
     from omnidesk.ingest.journal import Consumer
 
+    worker_id = f"{WORKER_PREFIX}{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    watch = OrphanWatch(worker_id) if leases.supported() else None
+    if watch is not None:
+        watch.start()
+        recover_orphans(leases.alive)  # a restarted worker picks up what its dead predecessor held, now
     recover_deliveries()
     # Webhooks journaled by `omnidesk web` processes: no wake-up crosses machines, so it polls often
     # (a SELECT of at most one row when idle); several workers take turns (ingest/journal.py).
-    poll = float(os.environ.get("OMNIDESK_JOURNAL_POLL", "0.05"))
-    journal_thread = JournalThread(Consumer(poll=poll))
+    journal_thread = JournalThread(Consumer(poll=settings.OMNIDESK_JOURNAL_POLL or 0.05))
     _freeze_startup_heap(web=False)
     journal_thread.start()
     try:
-        call_command("db_worker", queue_name="*", interval=args.interval)
+        call_command("db_worker", queue_name="*", interval=args.interval, worker_id=worker_id)
     finally:
         journal_thread.stop()
         journal_thread.join(10)
+        if watch is not None:
+            watch.stop()
+
+
+def cmd_listen(args: argparse.Namespace) -> None:
+    """Scale-out: run the pull listeners this process can own until SIGTERM (ingest/listeners.py)."""
+    _setup()
+    listener = ListenerThread()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    _freeze_startup_heap(web=False)
+    listener.start()
+    while not stop.wait(1.0):
+        pass
+    listener.stop()
+    listener.join(timeout=15)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -383,14 +486,16 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command")
     for name, func in (("serve", cmd_serve), ("web", cmd_web)):
         p = sub.add_parser(name)
-        p.add_argument("--host", default=os.environ.get("OMNIDESK_HOST", "127.0.0.1"))
-        p.add_argument("--port", type=int, default=int(os.environ.get("OMNIDESK_PORT", "8000")))
+        p.add_argument("--host", help="default: OMNIDESK_HOST, else 127.0.0.1")
+        p.add_argument("--port", type=int, help="default: OMNIDESK_PORT, else 8000")
         if name == "serve":
-            p.add_argument("--workers", type=int, default=int(os.environ.get("OMNIDESK_WORKERS", "2")))
+            p.add_argument("--workers", type=int, help="default: OMNIDESK_WORKERS, else 2")
         p.set_defaults(func=func)
     p = sub.add_parser("worker")
     p.add_argument("--interval", type=float, default=0.5)
     p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("listen")
+    p.set_defaults(func=cmd_listen)
     # Internal: started by `serve` only, with the socket it inherits (WorkerProcess).
     p = sub.add_parser("serve-worker")
     p.add_argument("--threads", type=int, default=2)
@@ -407,6 +512,9 @@ def main(argv: list[str] | None = None) -> None:
         if not getattr(args, "func", None):
             parser.print_help()
             return
+        if getattr(args, "port", None) is not None:
+            # Before settings load: PUBLIC_URL, unless set, follows the port the server listens on.
+            os.environ["OMNIDESK_PORT"] = str(args.port)
         args.func(args)
         return
     # Everything else is a Django management command.

@@ -224,6 +224,29 @@ OMNIDESK_CONNECTOR_CACHE_SECONDS = float(os.environ.get("OMNIDESK_CONNECTOR_CACH
 # In a burst of webhooks the journal's consumer lets acknowledgements go first for at most this long
 # (ingest/journal.py, decision 0005).
 OMNIDESK_JOURNAL_BURST_DELAY = float(os.environ.get("OMNIDESK_JOURNAL_BURST_DELAY", "5"))
+# The chat widget's rate limits, (messages per minute, burst) per visitor, per address, and for new
+# connections per address: OMNIDESK_WIDGET_<NAME>_PER_MINUTE and OMNIDESK_WIDGET_<NAME>_BURST.
+OMNIDESK_WIDGET_LIMITS = {
+    name: (
+        float(os.environ.get(f"OMNIDESK_WIDGET_{name.upper()}_PER_MINUTE", per_minute)),
+        int(os.environ.get(f"OMNIDESK_WIDGET_{name.upper()}_BURST", burst)),
+    )
+    for name, (per_minute, burst) in {"visitor": (20, 10), "ip": (120, 60), "connect": (60, 30)}.items()
+}
+# The processes' knobs (omnidesk/cli.py; docs/configuration.md). Command-line options win over these.
+OMNIDESK_HOST = os.environ.get("OMNIDESK_HOST", "127.0.0.1")
+OMNIDESK_PORT = int(os.environ.get("OMNIDESK_PORT", "8000"))
+OMNIDESK_WORKERS = int(os.environ.get("OMNIDESK_WORKERS", "2"))
+OMNIDESK_WORKER_INTERVAL = float(os.environ.get("OMNIDESK_WORKER_INTERVAL", "0.2"))
+OMNIDESK_WORKER_NICE = int(os.environ.get("OMNIDESK_WORKER_NICE", "10"))
+# How often the journal's consumer looks for work when nothing woke it: serve's web process wakes it after
+# every commit, `omnidesk worker` (scale-out) has no such wake-up and polls more often.
+OMNIDESK_JOURNAL_POLL = float(os.environ["OMNIDESK_JOURNAL_POLL"]) if os.environ.get("OMNIDESK_JOURNAL_POLL") else None
+OMNIDESK_JOURNAL_NICE = int(os.environ.get("OMNIDESK_JOURNAL_NICE", "5"))
+OMNIDESK_UVICORN_LOG_LEVEL = os.environ.get("OMNIDESK_UVICORN_LOG_LEVEL", "warning")
+OMNIDESK_WS_DEFLATE = os.environ.get("OMNIDESK_WS_DEFLATE", "0") == "1"
+# `omnidesk createadmin --no-input` takes the password from here when --password is not given.
+OMNIDESK_ADMIN_PASSWORD = os.environ.get("OMNIDESK_ADMIN_PASSWORD", "")
 # bench/ingest only: adds /hooks/_null/..., which answers webhooks without storing them (the ceiling).
 OMNIDESK_BENCH_ROUTES = os.environ.get("OMNIDESK_BENCH_ROUTES", "") == "1"
 

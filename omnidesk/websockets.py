@@ -8,14 +8,16 @@
 """
 
 from channels.auth import AuthMiddlewareStack
-from django.urls import path
+from django.urls import path, re_path
 
-from omnidesk.connectors.webchat.consumers import VisitorConsumer
+from omnidesk.connectors.webchat.consumers import UnknownRouteConsumer, VisitorConsumer
 from omnidesk.realtime.origins import AllowedHostsOriginValidator
 from omnidesk.web.consumers import AgentConsumer
 
 
 websocket_urlpatterns = [
     path("ws/agent/", AllowedHostsOriginValidator(AuthMiddlewareStack(AgentConsumer.as_asgi()))),
-    path("ws/widget/<uuid:inbox_uuid>/", VisitorConsumer.as_asgi()),
+    # Any string: a malformed id is closed with 4404 by the consumer, not refused by the router with a 500.
+    path("ws/widget/<str:inbox_uuid>/", VisitorConsumer.as_asgi()),
+    re_path(r"^ws/", UnknownRouteConsumer.as_asgi()),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import mimetypes
+from collections.abc import Callable
 from dataclasses import replace
 
 from django.conf import settings
@@ -235,6 +236,42 @@ def fetch_media(message_id: int, attempt: int = 1) -> str:
 
 def _name_for(content_type: str) -> str:
     return "file" + (mimetypes.guess_extension(content_type.split(";")[0].strip()) or "")
+
+
+def recover_orphans(worker_alive: Callable[[str], bool]) -> int:
+    """Tasks a dead worker was running (`omnidesk worker`, scale-out): run them again, and free the reply
+    it held so that the rerun can send it. `worker_alive(worker_id)` tells a live worker from a dead one
+    (db/leases.py). Returns how many tasks were given back."""
+    running = list(
+        DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).values_list("id", "worker_ids", "task_path", "args_kwargs")
+    )
+    verdicts: dict[str, bool] = {}
+    orphans, deliveries = [], []
+    for task_id, worker_ids, task_path, args_kwargs in running:
+        owner = worker_ids[-1] if worker_ids else ""
+        if not owner.startswith(WORKER_PREFIX):
+            continue  # not a leased worker's (serve's own threads recover at start)
+        if owner not in verdicts:
+            verdicts[owner] = worker_alive(owner)
+        if verdicts[owner]:
+            continue
+        orphans.append(task_id)
+        if task_path == deliver.module_path and args_kwargs.get("args"):
+            deliveries.append(args_kwargs["args"][0])
+    if not orphans:
+        return 0
+    with transaction.atomic():
+        # Only rows still RUNNING: a task that finished meanwhile is left alone.
+        given_back = DBTaskResult.objects.filter(id__in=orphans, status=TaskResultStatus.RUNNING).update(
+            status=TaskResultStatus.READY
+        )
+        Message.objects.filter(pk__in=deliveries, status=DeliveryStatus.QUEUED).update(claimed_until=None)
+    logger.warning("gave back %d tasks of dead workers (%s)", given_back, ", ".join(w for w, a in verdicts.items() if not a))
+    return given_back
+
+
+# `omnidesk worker` names itself with this prefix and holds a lease under that name (db/leases.py).
+WORKER_PREFIX = "worker-"
 
 
 def recover_deliveries(*, all_workers_dead: bool = False) -> int:

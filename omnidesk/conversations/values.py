@@ -13,6 +13,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from pydantic_core import from_json
+
 from omnidesk.contacts.actions import normalize_claims
 from omnidesk.inboxes.contract import InboundEvent, StatusEvent
 
@@ -26,8 +28,8 @@ MAX_INT = 2**63 - 1
 
 class UnstorableValue(ActionError):
     """A value the spine would refuse; the message says which and why, `code` is stable for callers:
-    "bad_payload" (no database or channel layer of ours can hold it), "no_sender" (a message that names
-    nobody). An address that cannot be normalised raises contacts.identities.InvalidIdentity."""
+    "bad_payload" (no database or channel layer of ours can hold it), "bad_json" (not JSON at all),
+    "no_sender" (a message that names nobody). An address that cannot be normalised raises contacts.identities.InvalidIdentity."""
 
     def __init__(self, message: str, code: str = "bad_payload") -> None:
         super().__init__(code, message)
@@ -68,6 +70,18 @@ def check_json(value: Any, where: str = "metadata", depth: int = 0) -> None:
             check_json(item, where, depth + 1)
     else:
         raise UnstorableValue(f"{where} holds a {type(value).__name__}, which is not JSON")
+
+
+def parse_json(data: str | bytes, where: str = "the body") -> Any:
+    """Untrusted JSON (a widget frame, a form field, a request body), refused with UnstorableValue when it
+    is not JSON or holds what check_json refuses. pydantic-core's parser has its own nesting limit, so a
+    deeply nested document is an error, never a RecursionError."""
+    try:
+        value = from_json(data, allow_inf_nan=False)
+    except (ValueError, TypeError) as exc:
+        raise UnstorableValue(f"{where} is not valid JSON: {exc}", "bad_json") from None
+    check_json(value, where)
+    return value
 
 
 def check_events(events: Iterable[InboundEvent | StatusEvent], *, need_ids: bool = False) -> None:

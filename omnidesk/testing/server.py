@@ -86,6 +86,15 @@ class OmnideskServer:
             raise RuntimeError(f"omnidesk {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
+    def spawn(self, *args: str) -> subprocess.Popen:
+        """Start `omnidesk <args>` (a scale-out process: worker, listen) in a session of its own, logging to
+        this server's log; the caller kills or stops it."""
+        log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
+        return subprocess.Popen(
+            [sys.executable, "-m", "omnidesk", *args],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
     def start(self, timeout: float = 60) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
         self.proc = subprocess.Popen(

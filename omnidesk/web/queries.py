@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.utils import timezone
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from omnidesk.conversations.access import accessible_conversations, accessible_inboxes, sees_everything
 from omnidesk.accounts.models import AgentProfile, Team
 from omnidesk.contacts.models import ContactIdentity
-from omnidesk.conversations.actions import reply_identity
+from omnidesk.conversations.outbound import ReplyRules, reply_identity, reply_rules
 from omnidesk.conversations.constants import Direction, MessageKind, Status
 from omnidesk.conversations.models import Conversation, Message, Tag
 from omnidesk.inboxes.constants import ChannelKind
@@ -201,16 +202,18 @@ def visitor_context(conversation: Conversation) -> VisitorInfo | None:
     return visitor_info(latest_chat["meta"], latest_chat["created_at"])
 
 
-def reply_inboxes(agent: AgentProfile, conversation: Conversation) -> list[Inbox]:
-    """Channels a reply may go out on: the customer's last channel first, then every enabled inbox the
-    agent may use on which the contact has an identity."""
+def reply_inboxes(agent: AgentProfile, conversation: Conversation) -> list[ReplyRules]:
+    """Channels a reply may go out on, each with what it allows now (its reply window, limits, capabilities:
+    conversations/outbound.py): the customer's last channel first, then every enabled inbox the agent may use
+    on which the contact has an identity."""
     current = conversation.current_inbox
-    options = [current]
+    now = timezone.now()
+    options = [reply_rules(conversation, current, now)]
     for inbox in (
         accessible_inboxes(agent).filter(enabled=True).exclude(pk=current.pk).order_by("kind", "name")
     ):
         if reply_identity(conversation, inbox) is not None:
-            options.append(inbox)
+            options.append(reply_rules(conversation, inbox, now))
     return options
 
 

@@ -588,3 +588,83 @@ def test_a_nul_character_is_stored_or_refused_never_a_5xx(live, field):
     with httpx.Client(base_url=server.url, timeout=10) as http:
         response = post(http, setup["path"], json.dumps(payload).encode())
     assert response.status_code in (200, 400), (response.status_code, response.text[:300])
+
+
+# --- scale-out: a killed `omnidesk worker`'s reply is sent by the next one within seconds --------------
+
+
+class HangingReceiver(ThreadingHTTPServer):
+    """The integrator's webhook: hangs on the first request (the worker is mid-send when it is killed),
+    answers every later one at once; records each request's Idempotency-Key."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.release = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802  (http.server's name)
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.keys.append(self.headers.get("Idempotency-Key", ""))
+                if len(receiver.keys) == 1:
+                    receiver.release.wait(30)  # never answered before the worker dies
+                body = json.dumps({"id": f"their-{len(receiver.keys)}"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", free_port()), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("DATABASE_URL") or "").startswith("postgres"), reason="scale-out runs on PostgreSQL"
+)
+def test_a_restarted_scale_out_worker_sends_the_reply_a_killed_one_held(make_server):
+    receiver = HangingReceiver()
+    server = make_server()
+    try:
+        server.manage("migrate", "-v", "0")
+        hook = f"http://127.0.0.1:{receiver.server_address[1]}/replies"
+        setup = shell(server, SETUP % {"settings": {"webhook_url": hook}, "secret": SECRET})
+        # The customer writes (stored directly: no web process in this test), then an agent replies.
+        shell(server, """
+import json
+from omnidesk.inboxes.models import Inbox
+from omnidesk.testing.factories import inbound
+inbound(Inbox.objects.get(pk=%d), "Where is my parcel?")
+print(json.dumps(1))
+""" % setup["inbox"])
+        (reply,) = shell(server, QUEUE_REPLIES % {"count": 1})
+        first = server.spawn("worker", "--interval", "0.1")
+        deadline = time.monotonic() + 60
+        while not receiver.keys and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert receiver.keys == [reply], "the first worker never started sending"
+        os.killpg(first.pid, signal.SIGKILL)  # mid-send: the claim and the RUNNING task are left behind
+        first.wait(10)
+        restarted_at = time.monotonic()
+        second = server.spawn("worker", "--interval", "0.1")
+        try:
+            while time.monotonic() - restarted_at < 30:
+                state = {u: s for u, s, _ in shell(server, OUTBOUND_STATE)}
+                if state.get(reply) == "sent":
+                    break
+                time.sleep(0.2)
+            took = time.monotonic() - restarted_at
+            assert state.get(reply) == "sent", f"still {state.get(reply)} after {took:.1f} s:\n{server.log()}"
+            # Within 10 s of the restart, counting the new process's start-up (about 2 s here).
+            assert took < 10, f"took {took:.1f} s"
+            # The second attempt carries the same Idempotency-Key, so the receiver can tell it is a retry.
+            assert receiver.keys == [reply, reply]
+        finally:
+            os.killpg(second.pid, signal.SIGTERM)
+            second.wait(20)
+    finally:
+        receiver.release.set()
+        receiver.shutdown()

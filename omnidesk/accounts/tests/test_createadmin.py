@@ -54,14 +54,14 @@ def test_an_existing_username_is_a_clear_error_and_changes_nothing():
     assert User.objects.count() == 1 and AgentProfile.objects.count() == 1
 
 
-def test_no_input_takes_the_password_from_the_environment(monkeypatch):
-    monkeypatch.setenv("OMNIDESK_ADMIN_PASSWORD", GOOD)
+def test_no_input_takes_the_password_from_the_environment(settings):
+    settings.OMNIDESK_ADMIN_PASSWORD = GOOD  # what settings.py read from OMNIDESK_ADMIN_PASSWORD
     run("--username", "ops", "--email", "ops@example.com", "--no-input")
     assert User.objects.get(username="ops").check_password(GOOD)
 
 
-def test_no_input_without_a_password_is_refused(monkeypatch):
-    monkeypatch.delenv("OMNIDESK_ADMIN_PASSWORD", raising=False)
+def test_no_input_without_a_password_is_refused(settings):
+    settings.OMNIDESK_ADMIN_PASSWORD = ""
     with pytest.raises(CommandError, match="OMNIDESK_ADMIN_PASSWORD"):
         run("--username", "ops", "--email", "ops@example.com", "--no-input")
     assert not User.objects.exists()

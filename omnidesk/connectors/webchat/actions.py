@@ -22,7 +22,6 @@ from omnidesk.realtime.events import (
     VisitorTyping,
     conversation_group,
 )
-from omnidesk.realtime.publish import publish
 
 from .events import publish_widget
 from .queries import offered_quick_reply, payload_of, readable_outbound, visitor_contact

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import time
 import uuid
 from collections import deque
@@ -33,8 +32,9 @@ from omnidesk.connectors.base import ConnectorError, InboundEvent
 from omnidesk.connectors.webchat.connector import VisitorContext, WebchatConnector
 from omnidesk.contacts.identities import InvalidIdentity
 from omnidesk.conversations.actions import ActionError
-from omnidesk.inboxes.models import Inbox
+from omnidesk.conversations.values import UnstorableValue, parse_json
 from omnidesk.db.group_commit import Pending
+from omnidesk.inboxes.models import Inbox
 from omnidesk.realtime.dispatch import DirectJsonWebsocketConsumer
 
 from . import actions, ratelimit
@@ -127,18 +127,24 @@ class VisitorConsumer(DirectJsonWebsocketConsumer):
         self.own_client_ids: deque[str] = deque(maxlen=OWN_IDS_KEPT)
         inbox_uuid = str(self.scope["url_route"]["kwargs"]["inbox_uuid"])
         limited, self.inbox = await on_widget_thread(_open)(self.ip, inbox_uuid)
+        # Refusals accept first and then close: a close before the handshake reaches the browser as a bare
+        # HTTP 403, while the widget needs the code to know why (docs/widget.md).
         if limited:
-            await self.close(code=CLOSE_RATE_LIMITED)
+            await self._refuse(CLOSE_RATE_LIMITED)
             return
         if self.inbox is None:
-            await self.close(code=CLOSE_NO_INBOX)
+            await self._refuse(CLOSE_NO_INBOX)
             return
         self.connector = WebchatConnector(self.inbox)
         # This route is open to every origin (websockets.py); the inbox may name its sites.
         if not origin_allowed(_header(self.scope, b"origin"), self.connector.config.allowed_origins):
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self._refuse(CLOSE_FORBIDDEN)
             return
         await self.accept()
+
+    async def _refuse(self, code: int) -> None:
+        await self.accept()
+        await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
         for task in list(getattr(self, "tasks", ())):
@@ -153,9 +159,9 @@ class VisitorConsumer(DirectJsonWebsocketConsumer):
             await self._error("bad_frame", "send one JSON object per text frame, at most 16 KB")
             return
         try:
-            content = json.loads(text_data)
-        except ValueError:
-            await self._error("bad_json", "the frame is not valid JSON")
+            content = parse_json(text_data, "the frame")
+        except UnstorableValue as exc:
+            await self._error(exc.code, str(exc))
             return
         if not isinstance(content, dict):
             await self._error("bad_json", "expected a JSON object")
@@ -349,10 +355,22 @@ def _open(ip: str, inbox_uuid: str) -> tuple[bool, Inbox | None]:
     """(over the connection limit, the enabled web chat inbox or None), in one trip to the thread."""
     if ratelimit.check_connect(ip):
         return True, None
-    return False, Inbox.objects.filter(uuid=inbox_uuid, kind="webchat", enabled=True).first()
+    try:
+        key = uuid.UUID(inbox_uuid)
+    except ValueError:
+        return False, None
+    return False, Inbox.objects.filter(uuid=key, kind="webchat", enabled=True).first()
 
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "frame"
     return f"{where}: {err['msg']}"
+
+
+class UnknownRouteConsumer(DirectJsonWebsocketConsumer):
+    """Any other /ws/ path: accepted only to be closed with 4404, never an error at the handshake."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=CLOSE_NO_INBOX)

@@ -16,13 +16,13 @@ import threading
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 
 logger = logging.getLogger(__name__)
 
-DEFAULTS = {"visitor": (20, 10), "ip": (120, 60), "connect": (60, 30)}  # (per minute, burst)
 
 # KEYS: bucket keys; ARGV: now, then (interval, burst) per key. Spends one token from every bucket if
 # all have one, else none; returns "0" or the seconds until the emptiest bucket has a token again.
@@ -63,23 +63,10 @@ class Limit:
         return 60.0 / self.per_minute if self.per_minute > 0 else float("inf")
 
 
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
-
-
 def limit(name: str) -> Limit:
-    """The limit `name` ("visitor", "ip" or "connect"): OMNIDESK_WIDGET_<NAME>_PER_MINUTE and
-    OMNIDESK_WIDGET_<NAME>_BURST, else the defaults."""
-    per_minute, burst = DEFAULTS[name]
-    upper = name.upper()
-    return Limit(
-        name,
-        _env_float(f"OMNIDESK_WIDGET_{upper}_PER_MINUTE", per_minute),
-        max(1, int(_env_float(f"OMNIDESK_WIDGET_{upper}_BURST", burst))),
-    )
+    """The limit `name` ("visitor", "ip" or "connect"), as settings.OMNIDESK_WIDGET_LIMITS has it."""
+    per_minute, burst = settings.OMNIDESK_WIDGET_LIMITS[name]
+    return Limit(name, per_minute, max(1, int(burst)))
 
 
 _namespace = "widget:rl"

@@ -6,7 +6,6 @@ Everything here is called cross-origin from customers' sites: answers carry
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -17,6 +16,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
+from pydantic import ValidationError
 
 from omnidesk.connectors.webchat import actions, ratelimit
 from omnidesk.connectors.webchat.queries import embed_snippet, reply_expectation
@@ -24,9 +24,10 @@ from omnidesk.connectors.webchat.sessions import InvalidSession, open_session
 from omnidesk.connectors.webchat.strings import pick_language, strings_for
 from omnidesk.contacts.identities import InvalidIdentity
 from omnidesk.conversations.actions import ActionError
+from omnidesk.conversations.values import UnstorableValue, parse_json
+from omnidesk.inboxes.models import Inbox
 
 from ..base import ConnectorError, InboundAttachment
-from omnidesk.inboxes.models import Inbox
 from .connector import VisitorContext, WebchatConnector
 
 logger = logging.getLogger(__name__)
@@ -158,14 +159,16 @@ def upload(request: HttpRequest, inbox_uuid: str) -> HttpResponse:
     if not token:
         return _error(400, "no_token", "a visitor token is required (open the chat first)")
     try:
-        identity = json.loads(request.POST["identity"]) if request.POST.get("identity") else None
+        identity = parse_json(request.POST["identity"], "identity") if request.POST.get("identity") else None
         context = (
-            VisitorContext.model_validate(json.loads(request.POST["context"]))
+            VisitorContext.model_validate(parse_json(request.POST["context"], "context"))
             if request.POST.get("context")
             else None
         )
-    except (ValueError, TypeError) as exc:
-        return _error(400, "bad_payload", f"identity and context must be JSON objects: {exc}")
+    except UnstorableValue as exc:
+        return _error(400, "bad_payload", str(exc))
+    except ValidationError as exc:
+        return _error(400, "bad_payload", f"context: {exc.errors()[0]['msg']}")
     if identity is not None and not isinstance(identity, dict):
         return _error(400, "bad_payload", "identity must be a JSON object")
     try:

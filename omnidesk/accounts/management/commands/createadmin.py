@@ -7,12 +7,12 @@ containers), else a prompt. An existing username is an error, never an overwrite
 from __future__ import annotations
 
 import getpass
-import os
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -95,7 +95,7 @@ class Command(BaseCommand):
     def _password(self, options: dict[str, Any], username: str, email: str) -> str:
         password = options.get("password")
         if password is None and not options["interactive"]:
-            password = os.environ.get(PASSWORD_ENV)
+            password = settings.OMNIDESK_ADMIN_PASSWORD or None
             if not password:
                 raise CommandError(
                     _("No password: give --password or set %(env)s with --no-input.") % {"env": PASSWORD_ENV}

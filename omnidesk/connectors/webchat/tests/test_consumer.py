@@ -79,9 +79,9 @@ async def test_unknown_inbox_or_other_channel_is_refused():
 
     from omnidesk.websockets import websocket_urlpatterns
 
-    for target in ("00000000-0000-0000-0000-000000000000", str(api.uuid)):
+    for target in ("00000000-0000-0000-0000-000000000000", str(api.uuid), "xyz", "0" * 5000):
         ws = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/widget/{target}/")
-        assert await ws.connect(timeout=5) == (False, 4404)
+        assert await outcome(ws) == (False, 4404)
 
 
 async def test_visitor_message_is_stored_with_context_and_a_webchat_identity(webchat_inbox):
@@ -265,8 +265,8 @@ async def test_an_offline_visitor_email_is_kept_unverified_on_their_contact(webc
     assert ("email", "new@example.com", False) in found
 
 
-async def test_sending_too_fast_is_refused_with_a_clear_message(webchat_inbox, monkeypatch):
-    monkeypatch.setenv("OMNIDESK_WIDGET_VISITOR_BURST", "2")
+async def test_sending_too_fast_is_refused_with_a_clear_message(webchat_inbox, monkeypatch, settings):
+    settings.OMNIDESK_WIDGET_LIMITS = {**settings.OMNIDESK_WIDGET_LIMITS, "visitor": (settings.OMNIDESK_WIDGET_LIMITS["visitor"][0], 2)}
     async with visitor_socket(str(webchat_inbox.uuid)) as ws:
         await hello(ws, locale="en")
         assert (await send(ws, "one", "rate-00001"))["type"] == "ack"
@@ -400,7 +400,7 @@ async def test_allowed_origins_refuse_other_sites(webchat_inbox):
     ws = WebsocketCommunicator(
         URLRouter(websocket_urlpatterns), path, headers=[(b"origin", b"https://evil.test")]
     )
-    assert await ws.connect(timeout=5) == (False, 4403)
+    assert await outcome(ws) == (False, 4403)
     ok = WebsocketCommunicator(
         URLRouter(websocket_urlpatterns), path, headers=[(b"origin", b"https://shop.example.com")]
     )
@@ -447,12 +447,12 @@ async def test_allowed_origins_take_domains_and_wildcards(webchat_inbox):
         (b"null", False),
     ]:
         ws = WebsocketCommunicator(application, path, headers=[(b"origin", origin)])
-        connected, code = await ws.connect(timeout=5)
-        assert (connected, code if not connected else None) == ((True, None) if ok else (False, 4403)), origin
+        connected, code = await outcome(ws)
+        assert (connected, code) == ((True, None) if ok else (False, 4403)), origin
         if connected:
             await ws.disconnect()
     no_origin = WebsocketCommunicator(application, path)
-    assert await no_origin.connect(timeout=5) == (False, 4403)
+    assert await outcome(no_origin) == (False, 4403)
 
 
 # --- quick replies: a bot's buttons ---------------------------------------------------------------
@@ -533,12 +533,62 @@ async def test_another_visitors_buttons_do_not_count(webchat_inbox):
     assert "quick_reply" not in await meta_of(click["message"]["id"])
 
 
-async def test_too_many_connections_from_one_address_are_refused(webchat_inbox, monkeypatch):
-    monkeypatch.setenv("OMNIDESK_WIDGET_CONNECT_BURST", "1")
-    monkeypatch.setenv("OMNIDESK_WIDGET_CONNECT_PER_MINUTE", "1")
+async def test_too_many_connections_from_one_address_are_refused(webchat_inbox, monkeypatch, settings):
+    settings.OMNIDESK_WIDGET_LIMITS = {**settings.OMNIDESK_WIDGET_LIMITS, "connect": (settings.OMNIDESK_WIDGET_LIMITS["connect"][0], 1)}
+    settings.OMNIDESK_WIDGET_LIMITS = {**settings.OMNIDESK_WIDGET_LIMITS, "connect": (1, settings.OMNIDESK_WIDGET_LIMITS["connect"][1])}
     from omnidesk.asgi import application
 
     path = f"/ws/widget/{webchat_inbox.uuid}/"
     async with visitor_socket(str(webchat_inbox.uuid)):
         second = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://shop.test")])
-        assert await second.connect(timeout=5) == (False, 4429)
+        assert await outcome(second) == (False, 4429)
+
+
+async def outcome(ws: WebsocketCommunicator) -> tuple[bool, int | None]:
+    """(True, None) for a socket left open; (False, code) for one refused, before or right after the
+    handshake (the widget's refusals come right after it, so the browser sees the code)."""
+    connected, code = await ws.connect(timeout=5)
+    if not connected:
+        return False, code
+    if await ws.receive_nothing(timeout=0.5):
+        return True, None
+    frame = await ws.receive_output(timeout=5)
+    assert frame["type"] == "websocket.close", frame
+    return False, frame.get("code")
+
+
+async def test_an_unknown_websocket_path_is_closed_with_4404_not_an_error():
+    from omnidesk.asgi import application
+
+    for path in ("/ws/nope/", "/ws/widget/", "/ws/widget/a/b/"):
+        ws = WebsocketCommunicator(application, path)
+        assert await outcome(ws) == (False, 4404), path
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ["[" * 8000 + "]" * 8000, '{"type": "ping", "n": NaN}', '{"type": "ping", "n": 1e400}', "\ud800"],
+)
+async def test_a_hostile_frame_gets_an_error_frame_and_the_socket_stays_open(webchat_inbox, frame):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await ws.send_to(text_data=frame)
+        error = await next_frame(ws, "error")
+        assert error["code"] in ("bad_json", "bad_frame", "bad_payload"), error
+        await ws.send_json_to({"type": "ping"})
+        assert (await next_frame(ws, "pong"))["type"] == "pong"
+
+
+@pytest.mark.parametrize("field", ["text", "name"])
+async def test_a_nul_character_is_refused_for_good_not_retried(webchat_inbox, field):
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        await hello(ws, token=None)
+        frame = {"type": "send", "client_id": "nul-client-1", "text": "hello"}
+        if field == "text":
+            frame["text"] = "hel\x00lo"
+        else:
+            frame["prechat"] = {"name": "An\x00na"}
+        await ws.send_json_to(frame)
+        error = await next_frame(ws, "error")
+    assert error["code"] == "bad_payload" and "NUL" in error["detail"]
+    assert "retry_after" not in error  # the widget keeps only what it may send again
+    assert not await database_sync_to_async(Message.objects.exists)()

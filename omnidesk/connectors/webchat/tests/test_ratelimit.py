@@ -34,7 +34,9 @@ def _need_redis() -> None:
 
 
 @pytest.fixture
-def small_buckets(monkeypatch):
+def small_buckets(monkeypatch, settings):
+    # In settings for this process, in the environment for the other process one test starts.
+    settings.OMNIDESK_WIDGET_LIMITS = {**settings.OMNIDESK_WIDGET_LIMITS, "visitor": (60, 3), "ip": (60, 4)}
     monkeypatch.setenv("OMNIDESK_WIDGET_VISITOR_PER_MINUTE", "60")
     monkeypatch.setenv("OMNIDESK_WIDGET_VISITOR_BURST", "3")
     monkeypatch.setenv("OMNIDESK_WIDGET_IP_PER_MINUTE", "60")

@@ -114,7 +114,7 @@ def upload(client, inbox, *, token=None, file=None, identity=None, **fields):
     if file is not None:
         data["file"] = file
     if identity is not None:
-        data["identity"] = json.dumps(identity)
+        data["identity"] = identity if isinstance(identity, str) else json.dumps(identity)
     return client.post(f"/widget/{inbox.uuid}/messages", data=data)
 
 
@@ -157,8 +157,8 @@ def test_upload_needs_a_valid_token_and_identity(client, webchat_inbox):
     assert not Message.objects.filter(text="x").exists()
 
 
-def test_upload_is_rate_limited_with_a_clear_message(client, webchat_inbox, monkeypatch):
-    monkeypatch.setenv("OMNIDESK_WIDGET_VISITOR_BURST", "1")
+def test_upload_is_rate_limited_with_a_clear_message(client, webchat_inbox, monkeypatch, settings):
+    settings.OMNIDESK_WIDGET_LIMITS = {**settings.OMNIDESK_WIDGET_LIMITS, "visitor": (settings.OMNIDESK_WIDGET_LIMITS["visitor"][0], 1)}
     token = new_token(str(webchat_inbox.uuid))[1]
     assert upload(client, webchat_inbox, token=token, client_id="upload-0001").status_code == 201
     response = upload(client, webchat_inbox, token=token, client_id="upload-0002")
@@ -170,3 +170,22 @@ def test_the_demo_page_embeds_the_snippet(client, webchat_inbox):
     response = client.get(f"/widget/{webchat_inbox.uuid}/demo/")
     assert response.status_code == 200
     assert f'data-omnidesk-inbox="{webchat_inbox.uuid}"' in response.content.decode()
+
+
+@pytest.mark.parametrize("field", ["identity", "context"])
+@pytest.mark.parametrize(
+    "value, reason",
+    [("[" * 5000 + "]" * 5000, "not valid JSON"), ('{"page": NaN}', "not valid JSON"), ("{", "not valid JSON")],
+)
+def test_hostile_identity_or_context_is_a_400_with_a_reason(client, webchat_inbox, field, value, reason):
+    response = upload(client, webchat_inbox, **{field: value})
+    assert response.status_code == 400 and response.json()["error"] in ("bad_json", "bad_payload")
+    assert reason in response.json()["detail"] and field in response.json()["detail"]
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("fields", [{"text": "hel\x00lo"}, {"context": '{"page": "/a\\u0000b"}'}])
+def test_a_nul_character_in_an_upload_is_refused_on_every_database(client, webchat_inbox, fields):
+    response = upload(client, webchat_inbox, **fields)
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+    assert not Message.objects.exists()

@@ -302,11 +302,30 @@ function composer() {
       form.querySelector(note ? "#note-button" : "#reply-button").click();
     }
   });
-  // The customer sees "typing…" only for a reply going out on the web chat, never for a note.
+  // What the chosen channel allows now (its reply window and length limit, conversations/outbound.py):
+  // a closed window says why and keeps the reply button from sending what the server would refuse.
   const via = form.querySelector("#reply-inbox");
+  const rule = form.querySelector("#reply-rule");
+  const replyButton = form.querySelector("#reply-button");
+  const applyRules = () => {
+    const option = via && via.selectedOptions[0];
+    if (!option) return;
+    const free = option.dataset.free !== "0";
+    if (rule) {
+      rule.textContent = option.dataset.reason || "";
+      rule.hidden = free;
+    }
+    replyButton.disabled = !free && form.querySelector("#mode-reply").checked;
+    if (option.dataset.max) text.maxLength = Number(option.dataset.max);
+    else text.removeAttribute("maxlength");
+  };
+  if (via) via.addEventListener("change", applyRules);
+  form.addEventListener("change", (ev) => { if (ev.target.name === "composer-mode") applyRules(); });
+  applyRules();
+  // The customer sees "typing…" only on a channel that shows it (its capabilities), never for a note.
   const toChat = () =>
     form.querySelector("#mode-reply").checked &&
-    via && via.selectedOptions[0] && via.selectedOptions[0].dataset.kind === "webchat";
+    via && via.selectedOptions[0] && via.selectedOptions[0].dataset.typing === "1";
   text.addEventListener("input", () => agentTyping(toChat() && text.value.trim() !== ""));
   form.addEventListener("change", () => { if (!toChat()) agentTyping(false); });
   form.addEventListener("htmx:beforeRequest", () => agentTyping(false)); // sending (htmx)
