@@ -11,7 +11,6 @@ import pytest
 
 from omnidesk.knowledge import search as ks
 from omnidesk.knowledge.search import (
-    ANY_LANGUAGE,
     AnswerPolicy,
     Document,
     SearchIndex,
