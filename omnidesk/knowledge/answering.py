@@ -9,7 +9,6 @@ from django.utils.html import format_html
 
 from omnidesk.nlp.sentiment import is_negative
 
-from .index import split_doc_id
 from .languages import normalise
 from .search import DEFAULT_POLICY, AnswerPolicy, Passage, SearchIndex, SearchResult, plain_text
 
@@ -44,8 +43,8 @@ def in_language(index: SearchIndex, doc_id: str, language: str) -> str:
     Simplified and Traditional Chinese embed alike, so the top hit may be the other script's
     translation; the customer should still read their own.
     """
-    article_id, _lang = split_doc_id(doc_id)
-    own = f"{article_id}:{normalise(language)}"
+    article_key = doc_id.partition(":")[0]
+    own = f"{article_key}:{normalise(language)}"
     return own if language and own in index else doc_id
 
 
@@ -59,11 +58,12 @@ def decide(
 ) -> Decision:
     """Answer with the best passage of the top article when the calibrated confidence reaches the
     policy's threshold for ``language``; otherwise say why not."""
-    if hand_off_on_negative and is_negative(text):
-        return Decision(answered=False, reason=NEGATIVE, result=None)
     result = index.search(text, language=language or None, k=CANDIDATE_HITS)
     top = result.top
     threshold = policy.threshold(result.language)
+    if hand_off_on_negative and is_negative(text):
+        # Searched all the same: the candidates go into the hand-off note and into kb eval's recall.
+        return Decision(answered=False, reason=NEGATIVE, result=result, threshold=threshold)
     if top is None:
         return Decision(answered=False, reason=NO_ARTICLES, result=result, threshold=threshold)
     confidence = policy.confidence(result)
