@@ -13,12 +13,20 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.utils import translation
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations.constants import Direction, MessageKind, SenderType, Status
 from omnidesk.conversations.models import Conversation, Message
-from omnidesk.knowledge.constants import ExampleSource
+from omnidesk.knowledge import actions as kb_actions
+from omnidesk.knowledge import answering
+from omnidesk.knowledge.constants import ArticleStatus, ExampleSource, Visibility
+from omnidesk.knowledge.index import PUBLIC, get_index, split_doc_id
+from omnidesk.knowledge.models import Article, ArticleTranslation
+from omnidesk.knowledge.queries import article_short_url, article_url
+from omnidesk.knowledge.search import DEFAULT_POLICY, AnswerPolicy
+from omnidesk.nlp.sentiment import is_negative
 
 from . import phrases
 from .constants import HandoffReason, Outcome
@@ -27,8 +35,7 @@ from .models import BotConfig, BotTurn
 logger = logging.getLogger(__name__)
 
 CANDIDATES_IN_NOTE = 3
-# Hits read for the note: translations of one article are several hits but one candidate.
-CANDIDATE_HITS = 6
+CANDIDATE_HITS = answering.CANDIDATE_HITS
 TRANSCRIPT_MESSAGES = 20
 
 # The "did this help?" buttons (docs/bot.md, quick replies): a channel that can show buttons sends the
@@ -43,21 +50,8 @@ class Candidate:
     language: str
     title: str
     url: str
+    short_url: str  # the help center's link without the slug: one short link for SMS and messengers
     cosine: float
-
-
-def _in_language(index, doc_id: str, language: str) -> str:
-    """The same article in the customer's own language when it has that translation.
-
-    Simplified and Traditional Chinese embed alike, so the top hit may be the other script's
-    translation; the customer should still read their own.
-    """
-    from omnidesk.knowledge.index import split_doc_id
-    from omnidesk.knowledge.languages import normalise
-
-    article_id, _lang = split_doc_id(doc_id)
-    own = f"{article_id}:{normalise(language)}"
-    return own if language and own in index else doc_id
 
 
 def config_for(inbox_id: int) -> BotConfig | None:
@@ -70,20 +64,15 @@ def config_for(inbox_id: int) -> BotConfig | None:
     return next(iter(BotConfig.objects.raw(sql, [inbox_id, True])), None)
 
 
-def set_config(inbox, *, enabled: bool, min_cosine: float | None = None, min_margin: float | None = None,
+def set_config(inbox, *, enabled: bool, min_confidence: float | None = None,
                hand_off_on_negative: bool | None = None) -> BotConfig:
-    """Create or change the bot settings of one inbox."""
-    if min_cosine is not None and not 0 <= min_cosine <= 1:
-        raise ValueError("min_cosine must be between 0 and 1")
-    if min_margin is not None and not 0 <= min_margin <= 1:
-        raise ValueError("min_margin must be between 0 and 1")
+    """Create or change the bot settings of one inbox; ``min_confidence`` None means the default."""
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        raise ValueError("min_confidence must be between 0 and 1")
     with transaction.atomic():
         config, _created = BotConfig.objects.select_for_update().get_or_create(inbox=inbox)
         config.enabled = enabled
-        if min_cosine is not None:
-            config.min_cosine = min_cosine
-        if min_margin is not None:
-            config.min_margin = min_margin
+        config.min_confidence = min_confidence
         if hand_off_on_negative is not None:
             config.hand_off_on_negative = hand_off_on_negative
         config.save()
@@ -169,12 +158,9 @@ def _act(config: BotConfig, conversation: Conversation, message: Message, text: 
             return False
         hand_off(conversation, message, HandoffReason.REQUEST, question=text)
         return False
-    if config.hand_off_on_negative:
-        from omnidesk.nlp import is_negative
-
-        if is_negative(text):
-            hand_off(conversation, message, HandoffReason.NEGATIVE, question=text)
-            return False
+    if config.hand_off_on_negative and is_negative(text):
+        hand_off(conversation, message, HandoffReason.NEGATIVE, question=text)
+        return False
     waiting = _waiting_answer(conversation)
     verdict = phrases.feedback(text) if waiting is not None else None
     if waiting is not None and verdict is True:
@@ -202,51 +188,50 @@ def _missed_hand_off(conversation: Conversation, message: Message, waiting: BotT
     hand_off(conversation, message, HandoffReason.REQUEST, question=waiting.question)
 
 
-def _answer(config: BotConfig, conversation: Conversation, message: Message, text: str, language: str) -> bool:
-    from omnidesk.knowledge.index import PUBLIC, get_index
-    from omnidesk.knowledge.search import AnswerPolicy
+def policy_for(config: BotConfig) -> AnswerPolicy:
+    """The inbox's answer policy: its own threshold, else the documented default."""
+    if config.min_confidence is None:
+        return DEFAULT_POLICY
+    return AnswerPolicy(min_confidence=config.min_confidence)
 
+
+def _answer(config: BotConfig, conversation: Conversation, message: Message, text: str, language: str) -> bool:
     index = get_index(PUBLIC)  # published, public articles only: the bot never answers from anything else
-    policy = AnswerPolicy(min_cosine=config.min_cosine, min_margin=config.min_margin)
-    # The margin is over the best *other article* (search.SearchResult.margin).
-    result = index.search(text, k=CANDIDATE_HITS)
-    top = result.top
-    margin = result.margin
-    doc_id = _in_language(index, top.doc_id, language) if top is not None else ""
-    passage = index.best_passage(doc_id, result.query_vector) if top is not None else None
-    if top is None or passage is None or result.cosine < policy.min_cosine or margin < policy.min_margin:
+    decision = answering.decide(index, text, language=language, policy=policy_for(config), hand_off_on_negative=False)
+    result, passage = decision.result, decision.passage
+    if not decision.answered or result is None or passage is None:
         hand_off(conversation, message, HandoffReason.LOW_CONFIDENCE, question=text, result=result)
         return False
-    candidate = _candidate(doc_id, top.cosine)
+    candidate = _candidate(decision.doc_id, result.cosine)
     if candidate is None:  # unpublished between the search and now
         hand_off(conversation, message, HandoffReason.LOW_CONFIDENCE, question=text, result=result)
         return False
+    rich = message.inbox.kind in answering.RICH_CHANNELS
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if BotTurn.objects.filter(message=message).exists() or locked.assignee_id is not None:
             return False
         with translation.override(language or settings.LANGUAGE_CODE):
-            body = "\n\n".join([
-                passage.text,
-                f"{candidate.title}: {candidate.url}",
-                _("Did this answer your question? Reply yes or no."),
-            ])
+            ask = _("Did this answer your question? Reply yes or no.")
+        text_reply = answering.reply_text(passage.text, title=candidate.title, url=candidate.url,
+                                          short_url=candidate.short_url)
+        html_reply = ""
+        if rich:
+            html_reply = answering.reply_html(kb_actions.render_markdown(passage.text), title=candidate.title,
+                                              url=candidate.url) + format_html("<p>{}</p>", ask)
         conversation_actions.send_message(
-            conversation, inbox=message.inbox, text=body, sender_type=SenderType.BOT,
+            conversation, inbox=message.inbox, text=f"{text_reply}\n\n{ask}", html=html_reply, sender_type=SenderType.BOT,
             meta={"quick_replies": quick_replies(language)},  # stored with it: the widget and the live event see them
         )
         BotTurn.objects.create(
             conversation=conversation, inbox=message.inbox, message=message, question=text, language=language,
-            outcome=Outcome.ANSWERED, article_id=candidate.article_id, cosine=result.cosine, margin=margin,
+            outcome=Outcome.ANSWERED, article_id=candidate.article_id, cosine=result.cosine, margin=result.margin,
         )
     return True
 
 
 def _helpful(conversation: Conversation, message: Message, turn: BotTurn, language: str) -> None:
     """The customer confirmed an answer: count it, learn the phrasing (after review), close the loop."""
-    from omnidesk.knowledge import actions as kb_actions
-    from omnidesk.knowledge.models import Article
-
     with transaction.atomic():
         BotTurn.objects.filter(pk=turn.pk).update(helpful=True)
         BotTurn.objects.create(conversation=conversation, inbox=message.inbox, message=message, question=turn.question,
@@ -274,14 +259,9 @@ def _candidate(doc_id: str, cosine: float) -> Candidate | None:
     return Candidate(*found, cosine) if found is not None else None
 
 
-def _published_translations(doc_ids: list[str]) -> dict[str, tuple[int, str, str, str]]:
+def _published_translations(doc_ids: list[str]) -> dict[str, tuple[int, str, str, str, str]]:
     """(article id, language, title, url) of each doc id whose translation is published and public,
     read in one query (the hand-off note used to read each search hit alone)."""
-    from omnidesk.knowledge.constants import ArticleStatus, Visibility
-    from omnidesk.knowledge.index import split_doc_id
-    from omnidesk.knowledge.models import ArticleTranslation
-    from omnidesk.knowledge.queries import article_url
-
     wanted = {doc_id: split_doc_id(doc_id) for doc_id in doc_ids}
     if not wanted:
         return {}
@@ -294,15 +274,13 @@ def _published_translations(doc_ids: list[str]) -> dict[str, tuple[int, str, str
     for doc_id, key in wanted.items():
         row = by_key.get(key)
         if row is not None:
-            found[doc_id] = (row.article_id, row.language, row.title, article_url(row))
+            found[doc_id] = (row.article_id, row.language, row.title, article_url(row), article_short_url(row))
     return found
 
 
 def hand_off(conversation: Conversation, message: Message, reason: str, *, question: str = "", result=None) -> None:
     """Tell the customer a person will take over, and give the team the transcript and candidate articles."""
     if result is None and question:
-        from omnidesk.knowledge.index import PUBLIC, get_index
-
         try:
             result = get_index(PUBLIC).search(question, k=CANDIDATE_HITS)
         except Exception:  # candidates are a courtesy; the hand-off must happen regardless

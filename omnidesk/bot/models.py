@@ -13,9 +13,9 @@ class BotConfig(models.Model):
 
     inbox = models.OneToOneField("inboxes.Inbox", on_delete=models.CASCADE, related_name="bot_config")
     enabled = models.BooleanField(_("answer bot enabled"), default=False)
-    # The answer/abstain gate (knowledge.search.AnswerPolicy); defaults are search.DEFAULT_POLICY.
-    min_cosine = models.FloatField(_("minimum similarity"), default=0.55)
-    min_margin = models.FloatField(_("minimum lead over the runner-up"), default=0.04)
+    # The answer/abstain gate: the calibrated confidence the bot needs (knowledge.search.AnswerPolicy).
+    # Empty: search.DEFAULT_MIN_CONFIDENCE, the documented default, which follows recalibrations.
+    min_confidence = models.FloatField(_("minimum confidence"), null=True, blank=True)
     hand_off_on_negative = models.BooleanField(_("hand off when the customer is upset"), default=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -51,7 +51,7 @@ def bot_settings(request: HttpRequest) -> HttpResponse:
         config = configs.get(inbox.pk)
         rows.append((inbox, BotConfigForm(initial={
             "enabled": config.enabled if config else False,
-            "min_cosine": config.min_cosine if config else 0.55, "min_margin": config.min_margin if config else 0.04,
+            "min_confidence": config.min_confidence if config else None,
             "hand_off_on_negative": config.hand_off_on_negative if config else True,
         })))
     return render(request, "bot/settings.html", {"rows": rows, "metrics": queries.metrics()})

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
+from django.conf import settings
 from django.db import connection, transaction
 
+from omnidesk.contacts.models import Contact
 from omnidesk.db.rows import Columns
 from omnidesk.inboxes.models import Inbox
-from omnidesk.nlp.language import detect_language
+from omnidesk.nlp.language import detect_in_context, is_short
 
 from . import reactions
 from .models import Conversation, Message
@@ -23,7 +25,7 @@ def process(message_id: int) -> None:
     if message is None:
         return
     conversation = message.conversation
-    language = message.language or _detect(message.text)
+    language = message.language or _detect(message)
     if language and not (message.language and conversation.language):
         # Both rows in one transaction; one alone is its own (BEGIN and COMMIT are two round trips more).
         both = not message.language and not conversation.language
@@ -42,8 +44,19 @@ def process(message_id: int) -> None:
     reactions.message_received.until_handled(message)
 
 
-def _detect(text: str) -> str:
-    code = detect_language(text)
+def _detect(message: Message) -> str:
+    """The message's language among the help desk's, with the conversation's (or the contact's) earlier
+    language and the inbox's default deciding short or script-neutral text (docs/nlp.md)."""
+    conversation = message.conversation
+    previous = conversation.language
+    if not previous and is_short(message.text):
+        # Only short text needs it, so most first messages cost no extra read.
+        contact = Contact.objects.filter(pk=conversation.contact_id).values_list("language", flat=True)
+        previous = contact.first() or ""
+    inbox = getattr(message, "inbox", None) if message.inbox_id else None
+    default = str((inbox.settings or {}).get("language", "")) if inbox is not None else ""
+    languages = [code for code, _name in settings.LANGUAGES]
+    code = detect_in_context(message.text, languages=languages, previous=previous, default=default)
     return "" if code == "und" else code
 
 

@@ -36,6 +36,15 @@ def article_url(translation: ArticleTranslation) -> str:
     return f"{settings.PUBLIC_URL}{article_path(translation)}"
 
 
+def article_short_url(translation: ArticleTranslation) -> str:
+    """The help center link without the slug (it redirects to the full one): for SMS and messengers."""
+    path = reverse(
+        "helpcenter:article_short",
+        kwargs={"lang": url_language(translation.language), "article_id": translation.article.uuid},
+    )
+    return f"{settings.PUBLIC_URL}{path}"
+
+
 def best_translation(article: Article, language: str) -> ArticleTranslation | None:
     """The reader's language, else the nearest (see languages.pick); uses prefetched translations."""
     translations = {t.language: t for t in article.translations.all()}
@@ -116,4 +125,4 @@ def agent_articles(status: str = "", query: str = "") -> QuerySet[Article]:
     return qs
 
 
-__all__ = ["AGENTS", "PUBLIC", "Suggestion", "article_path", "article_url", "best_translation", "search_articles"]
+__all__ = ["AGENTS", "PUBLIC", "Suggestion", "article_path", "article_short_url", "article_url", "best_translation", "search_articles"]

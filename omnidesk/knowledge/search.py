@@ -1,10 +1,12 @@
-"""Hybrid knowledge-base search: embedding cosine and BM25, fused by reciprocal rank.
+"""Hybrid knowledge-base search: embedding cosine over whole articles and their passages, plus BM25.
 
 Pure Python and NumPy, no Django: the knowledge app feeds published articles in and the answer bot
-asks questions. Each document is embedded as several units (title, body passages, example
-phrasings); a document's semantic score is led by its best unit's cosine, so a customer's wording
-close to any example phrasing finds the article. Scores come with a margin over the runner-up, which is
-what the bot's answer/abstain policy gates on. See docs/nlp.md.
+asks questions. Each document is embedded as several units: the whole article (title and body), each
+body passage (with the title before it, so a passage keeps its subject), the title alone, and the
+example phrasings customers taught it. A document's score blends them, the whole article first; the
+title is one signal among several, never the ranking on its own. Every language is searched every
+time. An answer policy turns the top hit into a calibrated probability that it answers the question.
+See docs/nlp.md.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,23 +32,25 @@ Mode = Literal["hybrid", "semantic", "lexical"]
 
 ANY_LANGUAGE = "*"
 
-# Reciprocal rank fusion (Cormack et al., 2009): score = sum(weight / (RRF_K + rank)). The weights
-# and k were chosen on Banking77 training queries (bench/bot/run.py), never on its test set.
-# A small k trusts the top of each list: on held-out Banking77 training queries k=5 beat the
-# customary 60 by four points of accuracy@1.
-RRF_K = 5
-SEMANTIC_WEIGHT = 1.0
-LEXICAL_WEIGHT = 0.5
-# How deep each ranked list goes into the fusion; deeper ranks contribute almost nothing.
-FUSION_DEPTH = 50
-# A document with many units (example phrasings) scores the mean of its best unit cosine and its
-# best-three mean: one lucky near-duplicate phrasing then counts less than several good ones.
+# A document's content score: the whole article's cosine, plus its best passage and its title with
+# these weights (the sum is divided by 1 + both weights, so it stays on the cosine scale). Chosen on the
+# first half of bench/bot/data and the shared FAQ set (docs/decisions/0010-answer-scoring.md): the whole
+# article alone was the strongest single signal; a title alone won 20 % fewer questions.
+SECTION_WEIGHT = 0.25
+TITLE_WEIGHT = 0.1
+# Example phrasings are questions, and question-to-question cosines run higher than question-to-article
+# ones: an example counts once its cosine, less this offset, beats the article's content score.
+EXAMPLE_OFFSET = 0.25
+# BM25 adds at most this much to a document's score, scaled by the share of the query's terms it
+# contains: exact words (a product name, an error code) move near-ties, never a clear semantic winner.
+LEXICAL_WEIGHT = 0.05
+# A document with many example phrasings scores the mean of its best example and its best-three mean:
+# one lucky near-duplicate phrasing then counts less than several good ones.
 SEMANTIC_TOP_UNITS = 3
-# Only this many documents, the best by single-unit cosine, get that refined score.
+# Only this many documents, the best by single-unit cosine, are refined and scored on every unit.
 SEMANTIC_REFINE = 100
-# Below this best cosine inside the query's language, the search widens to every language: a
-# knowledge base often has an article in English only, and a Polish question should still find it.
-LANGUAGE_FALLBACK_COSINE = 0.45
+# The whole-article unit embeds at most this many characters: the start of an article says what it is about.
+DOCUMENT_UNIT_CHARS = 2000
 
 # Passages: sentences are joined until a passage would exceed this many characters, so an answer
 # carries enough context to stand alone but does not paste the whole article.
@@ -71,6 +75,7 @@ class Document:
 
     ``article`` names the article this document is one translation of; documents of one article are
     never each other's runner-up (see SearchResult.margin). Empty: the document is its own article.
+    ``body`` is Markdown; it is embedded as plain text.
     """
 
     id: str
@@ -91,28 +96,29 @@ class Hit:
 
     doc_id: str
     language: str
-    score: float  # fused reciprocal-rank score
-    cosine: float  # semantic score: best unit cosine (blended with the best three, see above)
+    score: float  # fused score: semantic plus the lexical bonus
+    cosine: float  # semantic score (content, or an example phrasing less EXAMPLE_OFFSET)
     bm25: float  # 0.0 when no query term matched
-    semantic_rank: int | None  # 1-based, None when outside FUSION_DEPTH
-    lexical_rank: int | None
-    matched: str = "passage"  # kind of the best unit: "title", "passage" or "example"
+    semantic_rank: int | None  # 1-based rank by semantic score alone
+    lexical_rank: int | None  # 1-based rank by BM25 alone, None when no term matched
+    matched: str = "document"  # the unit that led: "document", "passage", "title" or "example"
+    coverage: float = 0.0  # IDF-weighted share of the query's terms found in the document
 
 
 @dataclass(frozen=True)
 class SearchResult:
     """Ranked hits plus the numbers an answer/abstain policy needs.
 
-    ``cosine`` is the top hit's cosine and ``margin`` its lead over the best cosine of any document
-    of another article in scope (negative when fusion put a lexically strong hit first): another
-    translation of the same article agrees with the top hit, it is no rival. ``confidence`` is
-    the top fused score as a share of the best possible one (1.0 = first in every list), and
-    ``fused_margin`` the gap to the second fused score on the same scale.
+    ``cosine`` is the top hit's semantic score and ``margin`` its lead over the best semantic score of
+    any document of another article (negative when BM25 put a weaker document first): another
+    translation of the same article agrees with the top hit, it is no rival. ``confidence`` is the
+    default policy's calibrated probability that the top hit answers the question, ``fused_margin``
+    the gap between the first and second fused scores. ``language`` is the query's language.
     """
 
     hits: list[Hit]
     query_vector: np.ndarray = field(repr=False)
-    language: str  # language whose documents were searched, or ANY_LANGUAGE after fallback
+    language: str
     cosine: float = 0.0
     margin: float = 0.0
     confidence: float = 0.0
@@ -125,43 +131,88 @@ class SearchResult:
 
 @dataclass(frozen=True)
 class Passage:
-    text: str
+    text: str  # Markdown, as written in the article
     score: float  # cosine with the query
     index: int  # position among the document's passages
 
 
-@dataclass(frozen=True)
-class AnswerPolicy:
-    """Answer only when the top hit is close to the question and clearly ahead of the runner-up.
+def _language_family(code: str) -> str:
+    return (code or "").split("-")[0].lower()
 
-    A question matched against another question (a title or an example phrasing) scores far
-    higher than a question matched against answer text, so each kind has its own thresholds.
+
+@dataclass(frozen=True)
+class AnswerModel:
+    """A logistic model of "the top hit answers the question" over the result's signals.
+
+    Coefficients are fitted by bench/bot/calibrate.py (docs/decisions/0010-answer-scoring.md).
     """
 
-    min_cosine: float
-    min_margin: float
-    passage_min_cosine: float | None = None  # None: same as min_cosine
-    passage_min_margin: float | None = None
+    intercept: float
+    cosine: float
+    margin: float
+    coverage: float
+    cross_lingual: float  # the top hit is in another language than the question
+    chinese: float  # the question is Chinese
+    example: float  # the top hit matched a learned example phrasing
 
-    def should_answer(self, result: SearchResult) -> bool:
+    def features(self, result: SearchResult) -> tuple[float, ...]:
         top = result.top
         if top is None:
-            return False
-        if top.matched == "passage":
-            cosine = self.min_cosine if self.passage_min_cosine is None else self.passage_min_cosine
-            margin = self.min_margin if self.passage_min_margin is None else self.passage_min_margin
-        else:
-            cosine, margin = self.min_cosine, self.min_margin
-        return result.cosine >= cosine and result.margin >= margin
+            return (0.0,) * 6
+        query = _language_family(result.language)
+        return (
+            result.cosine,
+            result.margin,
+            top.coverage,
+            float(bool(query) and query != "und" and query != _language_family(top.language)),
+            float(query == "zh"),
+            float(top.matched == "example"),
+        )
+
+    def probability(self, result: SearchResult) -> float:
+        if result.top is None:
+            return 0.0
+        weights = (self.cosine, self.margin, self.coverage, self.cross_lingual, self.chinese, self.example)
+        z = self.intercept + sum(w * x for w, x in zip(weights, self.features(result), strict=True))
+        return 1.0 / (1.0 + math.exp(-z))
 
 
-# Question-to-question thresholds were chosen on Banking77 training queries with ten article-less
-# intents; question-to-passage thresholds on the multilingual FAQ set, leaving each article out in
-# turn (100 questions: treat as provisional). Both for answered precision >= 0.9; see
-# docs/benchmarks-bot.md. The knowledge app may override them per workspace.
-DEFAULT_POLICY = AnswerPolicy(
-    min_cosine=0.77, min_margin=0.04, passage_min_cosine=0.32, passage_min_margin=0.095
+ANSWER_MODEL = AnswerModel(
+    intercept=-2.43, cosine=4.96, margin=4.55, coverage=1.56, cross_lingual=0.32, chinese=0.12, example=0.0
 )
+# The bot answers when the calibrated probability reaches this (docs/bot.md): chosen on the first half
+# of bench/bot/data for answered precision >= 0.93 (bench/bot/calibrate.py). One default for every
+# language; a help desk may set its own per language (BotConfig), e.g. from `omnidesk kb eval`.
+DEFAULT_MIN_CONFIDENCE = 0.45
+
+
+@dataclass(frozen=True)
+class AnswerPolicy:
+    """Answer only when the calibrated probability that the top hit is right reaches the threshold.
+
+    ``per_language`` overrides ``min_confidence`` for questions in one language (keys as BCP 47 tags,
+    compared case-insensitively).
+    """
+
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    per_language: Mapping[str, float] = field(default_factory=dict)
+    model: AnswerModel = ANSWER_MODEL
+
+    def threshold(self, language: str) -> float:
+        wanted = (language or "").lower()
+        for code, value in self.per_language.items():
+            if code.lower() == wanted:
+                return value
+        return self.min_confidence
+
+    def confidence(self, result: SearchResult) -> float:
+        return self.model.probability(result)
+
+    def should_answer(self, result: SearchResult) -> bool:
+        return result.top is not None and self.confidence(result) >= self.threshold(result.language)
+
+
+DEFAULT_POLICY = AnswerPolicy()
 
 
 @dataclass(frozen=True)
@@ -172,6 +223,7 @@ class Answer:
     answered: bool
     hit: Hit | None
     passage: Passage | None
+    confidence: float = 0.0
 
 
 # --- text processing ------------------------------------------------------------------------
@@ -240,6 +292,22 @@ def _add_word(tokens: list[str], word: str) -> None:
     tokens.append(_stem(folded))
 
 
+# Markdown that would only add noise to an embedding: emphasis marks, code ticks, heading and quote
+# markers, list bullets; links keep their text, images disappear.
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_MD_MARKS = re.compile(r"(\*\*|__|\*|`|~~)")
+_MD_LINE_START = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)", re.MULTILINE)
+
+
+def plain_text(markdown: str) -> str:
+    """The words of a Markdown text without its markup (for embedding and BM25, not for display)."""
+    text = _MD_IMAGE.sub("", markdown)
+    text = _MD_LINK.sub(r"\1", text)
+    text = _MD_LINE_START.sub("", text)
+    return _MD_MARKS.sub("", text)
+
+
 def split_passages(body: str, max_chars: int = PASSAGE_MAX_CHARS) -> list[str]:
     """Split an article body into answer-sized passages of whole sentences."""
     passages: list[str] = []
@@ -263,8 +331,43 @@ def split_passages(body: str, max_chars: int = PASSAGE_MAX_CHARS) -> list[str]:
 
 # --- the index -------------------------------------------------------------------------------
 
-_UNIT_TITLE, _UNIT_PASSAGE, _UNIT_EXAMPLE = 0, 1, 2
-_UNIT_NAMES = ("title", "passage", "example")
+_UNIT_DOCUMENT, _UNIT_TITLE, _UNIT_PASSAGE, _UNIT_EXAMPLE = 0, 1, 2, 3
+_UNIT_NAMES = ("document", "title", "passage", "example")
+
+
+def _units(doc: Document) -> tuple[list[str], list[int], list[str]]:
+    """(texts to embed, their kinds, the body's passages as Markdown) of one document.
+
+    Order within a document: the whole article, the title, the passages, the examples (the examples
+    last, so a document's examples are the tail of its rows).
+    """
+    title = doc.title.strip()
+    passages = split_passages(doc.body)
+    plain_body = plain_text(doc.body).strip()
+    whole = f"{title}\n{plain_body}" if title else plain_body
+    texts: list[str] = []
+    kinds: list[int] = []
+    if whole.strip():
+        texts.append(whole[:DOCUMENT_UNIT_CHARS])
+        kinds.append(_UNIT_DOCUMENT)
+    if title:
+        texts.append(title)
+        kinds.append(_UNIT_TITLE)
+    for passage in passages:
+        plain = plain_text(passage)
+        texts.append(f"{title}. {plain}" if title else plain)
+        kinds.append(_UNIT_PASSAGE)
+    examples = [e for e in dict.fromkeys(doc.examples) if e.strip()]
+    texts += examples
+    kinds += [_UNIT_EXAMPLE] * len(examples)
+    if not texts:
+        raise ValueError(f"document {doc.id!r} has no text")
+    return texts, kinds, passages
+
+
+def _content(document, section, title):  # type: ignore[no-untyped-def]  # floats or arrays alike
+    """The content score: the whole article, its best passage and its title, on the cosine scale."""
+    return (document + SECTION_WEIGHT * section + TITLE_WEIGHT * title) / (1 + SECTION_WEIGHT + TITLE_WEIGHT)
 
 
 class SearchIndex:
@@ -302,10 +405,10 @@ class SearchIndex:
         self._doc_tokens: list[list[str]] = []
         self._arrays_dirty = True
         self._starts = np.zeros(0, dtype=np.int64)
+        self._ends = np.zeros(0, dtype=np.int64)
+        self._n_examples = np.zeros(0, dtype=np.int64)
         self._alive = np.zeros(0, dtype=bool)
-        self._slot_lang: np.ndarray = np.zeros(0, dtype=object)
         self._slot_article: np.ndarray = np.zeros(0, dtype=object)
-        self._masks: dict[str, np.ndarray] = {}
 
     # -- writing --
 
@@ -323,14 +426,7 @@ class SearchIndex:
         units: list[str] = []
         plan: list[tuple[Document, list[str], list[int]]] = []
         for doc in docs:
-            passages = split_passages(doc.body) or ([doc.title] if doc.title else [])
-            kinds = ([_UNIT_TITLE] if doc.title.strip() else []) + [_UNIT_PASSAGE] * len(passages)
-            texts = ([doc.title] if doc.title.strip() else []) + passages
-            examples = [e for e in dict.fromkeys(doc.examples) if e.strip()]
-            kinds += [_UNIT_EXAMPLE] * len(examples)
-            texts += examples
-            if not texts:
-                raise ValueError(f"document {doc.id!r} has no text")
+            texts, kinds, passages = _units(doc)
             units.extend(texts)
             plan.append((doc, passages, kinds))
         # Embed outside the lock: it is the slow part, and searches can go on meanwhile.
@@ -355,7 +451,7 @@ class SearchIndex:
                 self._slot_start.append(start)
                 self._slot_of[doc.id] = slot
                 # Title twice: a title is the article's own summary of what it answers.
-                lexical = " ".join([doc.title, doc.title, doc.body, *doc.examples])
+                lexical = " ".join([doc.title, doc.title, plain_text(doc.body), *doc.examples])
                 self._doc_tokens.append(tokenize(lexical))
             self._invalidate()
 
@@ -428,15 +524,17 @@ class SearchIndex:
 
     def _invalidate(self) -> None:
         self._arrays_dirty = True
-        self._masks = {}
         self._bm25 = None
 
     def _refresh(self) -> None:
         """Rebuild the per-slot arrays and the BM25 index after writes (called under the lock)."""
         if self._arrays_dirty:
             self._starts = np.asarray(self._slot_start, dtype=np.int64)
+            self._ends = np.append(self._starts[1:], self._n_units).astype(np.int64)
+            kinds = self._unit_kind[: self._n_units]
+            examples = (kinds == _UNIT_EXAMPLE).astype(np.int64)
+            self._n_examples = np.add.reduceat(examples, self._starts) if len(self._starts) else examples[:0]
             self._alive = np.array([d is not None for d in self._docs], dtype=bool)
-            self._slot_lang = np.array([d.language if d else "" for d in self._docs], dtype=object)
             self._slot_article = np.array([d.article_key if d else "" for d in self._docs], dtype=object)
             self._arrays_dirty = False
         if self._bm25 is None and self._slot_of:
@@ -462,45 +560,22 @@ class SearchIndex:
     def search(
         self, query: str, *, language: str | None = None, k: int = 5, mode: Mode = "hybrid"
     ) -> SearchResult:
-        """Rank documents for ``query``; ``language`` defaults to the detected one.
-
-        Documents in the query's language are searched first; when none of them comes close
-        (LANGUAGE_FALLBACK_COSINE), every language is searched.
-        """
+        """Rank documents of every language for ``query``; ``language`` (default: detected) is the
+        question's, used by the answer policy, never to leave documents out."""
         query_vector = np.asarray(self._embed([query], kind="query"), dtype=np.float32)[0]
         tokens = tokenize(query)
+        if language is None:
+            language = detect_language(query)
         with self._lock:
             if not self._slot_of:
-                return SearchResult(hits=[], query_vector=query_vector, language=language or ANY_LANGUAGE)
+                return SearchResult(hits=[], query_vector=query_vector, language=language)
             self._refresh()
             with single_threaded_blas():
-                semantic, unit_scores = self._semantic_scores(query_vector)
+                semantic, matched, unit_scores = self._semantic_scores(query_vector)
             lexical, coverage = self._lexical_scores(tokens)
-            if language is None:
-                language = detect_language(query)
-            for scope in self._language_scopes(language):
-                mask = self._language_mask(scope)
-                if not mask.any():
-                    continue
-                if scope != ANY_LANGUAGE and semantic[mask].max() < LANGUAGE_FALLBACK_COSINE:
-                    continue
-                weights = {"hybrid": (SEMANTIC_WEIGHT, LEXICAL_WEIGHT), "semantic": (1.0, 0.0)}
-                semantic_weight, lexical_weight = weights.get(mode, (0.0, 1.0))
-                if mode == "lexical":
-                    coverage = np.ones_like(coverage)  # plain BM25 order
-                return self._fuse(
-                    semantic,
-                    unit_scores,
-                    lexical,
-                    coverage,
-                    mask,
-                    k,
-                    query_vector,
-                    scope,
-                    semantic_weight,
-                    lexical_weight,
-                )
-        raise AssertionError("the ANY_LANGUAGE scope always matches a live document")
+            return self._rank(
+                semantic, matched, unit_scores, lexical, coverage, k, query_vector, language, mode
+            )
 
     def answer(
         self, query: str, *, language: str | None = None, policy: AnswerPolicy = DEFAULT_POLICY
@@ -508,10 +583,13 @@ class SearchIndex:
         """Search, then pick the best passage of the top hit if ``policy`` says answer."""
         result = self.search(query, language=language)
         top = result.top
+        confidence = policy.confidence(result)
         if top is None or not policy.should_answer(result):
-            return Answer(result=result, answered=False, hit=top, passage=None)
+            return Answer(result=result, answered=False, hit=top, passage=None, confidence=confidence)
         passage = self.best_passage(top.doc_id, result.query_vector)
-        return Answer(result=result, answered=passage is not None, hit=top, passage=passage)
+        return Answer(
+            result=result, answered=passage is not None, hit=top, passage=passage, confidence=confidence
+        )
 
     def best_passage(self, doc_id: str, query: str | np.ndarray) -> Passage | None:
         """The passage of ``doc_id``'s body closest to ``query`` (text or its embedding)."""
@@ -531,64 +609,106 @@ class SearchIndex:
             best = int(scores.argmax())
             return Passage(text=passages[best], score=float(scores[best]), index=best)
 
-    def _semantic_scores(self, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Semantic score per document slot (tombstones included, masked later), and per unit."""
-        coarse = self._n_units >= COARSE_MIN_UNITS
+    def _semantic_scores(self, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Semantic score per document slot (tombstones included, masked later), the kind of unit
+        that led it, and the score of every unit."""
+        n = self._n_units
+        coarse = n >= COARSE_MIN_UNITS
         if coarse:
-            # Units outside the exact pass score -inf: they cannot reach the top anyway, and a
-            # document known only to BM25 gets its exact cosine if it becomes a hit (_exact_cosine).
-            approx = self._coarse[: self._n_units] @ (query_vector @ self._projection)
-            keep = min(COARSE_CANDIDATES, self._n_units)
+            # Units outside the exact pass score -inf; the leading documents are then scored exactly
+            # on all their units, and a document known only to BM25 is filled in if it becomes a hit.
+            approx = self._coarse[:n] @ (query_vector @ self._projection)
+            keep = min(COARSE_CANDIDATES, n)
             rows = np.argpartition(-approx, keep - 1)[:keep]
-            unit_scores = np.full(self._n_units, -np.inf, dtype=np.float32)
+            unit_scores = np.full(n, -np.inf, dtype=np.float32)
             unit_scores[rows] = self._vectors[rows] @ query_vector
         else:
-            unit_scores = self._vectors[: self._n_units] @ query_vector
-        best = np.maximum.reduceat(unit_scores, self._starts)
-        count = min(SEMANTIC_REFINE, int(np.isfinite(best).sum()))
-        if count == 0:
-            return best, unit_scores
-        candidates = np.argpartition(-best, count - 1)[:count]
-        ends = np.append(self._starts[1:], self._n_units)
-        lengths = ends[candidates] - self._starts[candidates]
-        longest = int(lengths.max())
-        # One padded (candidates x longest) gather instead of a Python loop per document.
-        offsets = np.arange(longest)
-        rows = np.minimum(self._starts[candidates, None] + offsets, self._n_units - 1)
-        valid = offsets < lengths[:, None]
+            unit_scores = self._vectors[:n] @ query_vector
+        best_unit = np.maximum.reduceat(unit_scores, self._starts)
+        count = min(SEMANTIC_REFINE, int(np.isfinite(best_unit).sum()))
+        candidates = np.argpartition(-best_unit, count - 1)[:count] if count else np.zeros(0, dtype=np.int64)
+        if coarse and count:
+            lengths = self._ends[candidates] - self._starts[candidates]
+            starts = self._starts[candidates]
+            rows = np.concatenate([np.arange(a, a + m) for a, m in zip(starts, lengths, strict=True)])
+            unit_scores[rows] = self._vectors[rows] @ query_vector
+        kinds = self._unit_kind[:n]
+
+        def best(kind: int) -> np.ndarray:
+            return np.maximum.reduceat(np.where(kinds == kind, unit_scores, -np.inf), self._starts)
+
+        document, title, section, example = (
+            best(k) for k in (_UNIT_DOCUMENT, _UNIT_TITLE, _UNIT_PASSAGE, _UNIT_EXAMPLE)
+        )
+        # A document without a title (or body) takes its whole-article score in that place: no penalty.
+        document = np.where(np.isfinite(document), document, section)
+        title = np.where(np.isfinite(title), title, document)
+        section = np.where(np.isfinite(section), section, document)
+        content = _content(document, section, title)
+        example = self._refine_examples(example, unit_scores, candidates)
+        from_example = example - EXAMPLE_OFFSET > content
+        semantic = np.where(from_example, example - EXAMPLE_OFFSET, content)
         if coarse:
-            # The leading documents are scored on all their units, exactly.
-            exact_rows = rows[valid]
-            unit_scores[exact_rows] = self._vectors[exact_rows] @ query_vector
-            best[candidates] = np.where(valid, unit_scores[rows], -np.inf).max(axis=1)
-        if longest <= SEMANTIC_TOP_UNITS:
-            return best, unit_scores
+            # Only the refined documents were scored on every unit; the rest cannot lead.
+            exact = np.zeros(len(semantic), dtype=bool)
+            exact[candidates] = True
+            semantic = np.where(exact, semantic, -np.inf)
+        # What led: an example, else whichever content unit scored highest (for explanations).
+        content_kind = np.select(
+            [document >= np.maximum(section, title), section >= title],
+            [_UNIT_DOCUMENT, _UNIT_PASSAGE],
+            _UNIT_TITLE,
+        )
+        matched = np.where(from_example, _UNIT_EXAMPLE, content_kind)
+        return semantic, matched, unit_scores
+
+    def _refine_examples(
+        self, example: np.ndarray, unit_scores: np.ndarray, candidates: np.ndarray
+    ) -> np.ndarray:
+        """Blend a many-example document's best example with its best three (SEMANTIC_TOP_UNITS)."""
+        many = candidates[self._n_examples[candidates] > SEMANTIC_TOP_UNITS]
+        if not len(many):
+            return example
+        counts = self._n_examples[many]
+        longest = int(counts.max())
+        offsets = np.arange(longest)
+        # Examples are the tail of a document's rows; one padded gather instead of a loop per document.
+        rows = np.minimum(self._ends[many, None] - counts[:, None] + offsets, self._n_units - 1)
+        valid = offsets < counts[:, None]
         padded = np.where(valid, unit_scores[rows], -np.inf)
         top = np.partition(padded, longest - SEMANTIC_TOP_UNITS, axis=1)[:, -SEMANTIC_TOP_UNITS:]
-        refine = lengths > SEMANTIC_TOP_UNITS
-        scores = best.copy()
-        scores[candidates[refine]] = 0.5 * (best[candidates[refine]] + top[refine].mean(axis=1))
-        return scores, unit_scores
+        refined = example.copy()
+        refined[many] = 0.5 * (example[many] + top.mean(axis=1))
+        return refined
 
     def _exact_cosine(
-        self, slot: int, semantic: np.ndarray, unit_scores: np.ndarray, query_vector: np.ndarray
+        self,
+        slot: int,
+        semantic: np.ndarray,
+        matched: np.ndarray,
+        unit_scores: np.ndarray,
+        query_vector: np.ndarray,
     ) -> None:
         """Fill in a document that the coarse pass skipped (it reached the hits through BM25)."""
         start, end = self._slot_start[slot], self._unit_end(slot)
         unit_scores[start:end] = self._vectors[start:end] @ query_vector
-        semantic[slot] = unit_scores[start:end].max()
-
-    def _matched_kind(self, slot: int, unit_scores: np.ndarray) -> str:
-        start = self._slot_start[slot]
-        best = start + int(unit_scores[start : self._unit_end(slot)].argmax())
-        return _UNIT_NAMES[int(self._unit_kind[best])]
+        kinds = self._unit_kind[start:end]
+        scores = unit_scores[start:end]
+        document = scores[kinds == _UNIT_DOCUMENT].max(initial=-np.inf)
+        section = scores[kinds == _UNIT_PASSAGE].max(initial=document)
+        title = scores[kinds == _UNIT_TITLE].max(initial=document)
+        if not np.isfinite(document):
+            document = section
+        content = float(_content(document, section, title))
+        example = scores[kinds == _UNIT_EXAMPLE].max(initial=-np.inf) - EXAMPLE_OFFSET
+        semantic[slot] = max(content, example)
+        matched[slot] = _UNIT_EXAMPLE if example > content else _UNIT_DOCUMENT
 
     def _lexical_scores(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """BM25 score per slot, and the IDF-weighted share of the query's terms each slot contains.
 
-        RRF alone would rank a document that shares one common word with the query first in the
-        lexical list, as strongly as one that shares every word; the share (coverage) scales the
-        lexical vote so that only real term overlap moves a document. A query term absent from
+        The share (coverage) scales the lexical bonus, so that a document sharing one common word with
+        the query counts for little and one sharing every word counts fully. A query term absent from
         every document (another language, a typo) counts as unmatched at the highest IDF.
         """
         scores = np.zeros(len(self._docs), dtype=np.float32)
@@ -610,119 +730,97 @@ class SearchIndex:
         coverage[self._bm25_slots] = matched / total_idf if total_idf > 0 else 0.0
         return scores, coverage
 
-    def _language_mask(self, scope: str) -> np.ndarray:
-        """Live slots in ``scope``, cached until the next write."""
-        mask = self._masks.get(scope)
-        if mask is None:
-            if scope == ANY_LANGUAGE:
-                mask = self._alive
-            elif scope.endswith("-*"):
-                base = scope[:-2]
-                family = [lang == base or lang.startswith(base + "-") for lang in self._slot_lang]
-                mask = self._alive & np.array(family, dtype=bool)
-            else:
-                mask = self._alive & (self._slot_lang == scope)
-            self._masks[scope] = mask
-        return mask
-
-    @staticmethod
-    def _language_scopes(language: str) -> list[str]:
-        """Exact language, then its family (zh-Hant -> any zh), then everything."""
-        if not language or language == "und" or language == ANY_LANGUAGE:
-            return [ANY_LANGUAGE]
-        scopes = [language]
-        if "-" in language:
-            scopes.append(language.split("-")[0] + "-*")
-        scopes.append(ANY_LANGUAGE)
-        return scopes
-
-    def _fuse(
+    def _rank(
         self,
         semantic: np.ndarray,
+        matched: np.ndarray,
         unit_scores: np.ndarray,
         lexical: np.ndarray,
         coverage: np.ndarray,
-        mask: np.ndarray,
         k: int,
         query_vector: np.ndarray,
-        scope: str,
-        semantic_weight: float,
-        lexical_weight: float,
+        language: str,
+        mode: Mode,
     ) -> SearchResult:
-        candidates = np.flatnonzero(mask)
-        fused: dict[int, float] = {}
-        semantic_rank = _ranks(semantic, candidates, FUSION_DEPTH, positive_only=False)
-        lexical_rank = _ranks(lexical, candidates, FUSION_DEPTH, positive_only=True)
-        if semantic_weight:
-            for slot, rank in semantic_rank.items():
-                fused[slot] = fused.get(slot, 0.0) + semantic_weight / (RRF_K + rank)
-        if lexical_weight:
-            for slot, rank in lexical_rank.items():
-                weight = lexical_weight * float(coverage[slot])
-                fused[slot] = fused.get(slot, 0.0) + weight / (RRF_K + rank)
-        if not fused:
-            return SearchResult(hits=[], query_vector=query_vector, language=scope)
-        # Ties (rare) go to the higher cosine, so the order is deterministic.
-        order = sorted(fused, key=lambda s: (-fused[s], -semantic[s]))
-        for slot in order[:k]:
+        alive = self._alive
+        top_bm25 = float(lexical[alive].max()) if alive.any() else 0.0
+        bonus = coverage * (lexical / top_bm25) if top_bm25 > 0 else np.zeros_like(lexical)
+        if mode == "semantic":
+            fused = semantic.astype(np.float64)
+        elif mode == "lexical":
+            fused = lexical.astype(np.float64)
+            fused[lexical <= 0] = -np.inf
+        else:
+            fused = semantic + LEXICAL_WEIGHT * bonus
+        fused = np.where(alive, fused, -np.inf)
+        finite = np.isfinite(fused)
+        if not finite.any():
+            return SearchResult(hits=[], query_vector=query_vector, language=language)
+        count = min(k, int(finite.sum()))
+        order = np.argpartition(-fused, count - 1)[:count]
+        # Ties (rare) go to the higher semantic score, so the order is deterministic.
+        order = order[np.lexsort((-np.nan_to_num(semantic[order], neginf=-9.0), -fused[order]))]
+        for slot in order:
             if not np.isfinite(semantic[slot]):
-                self._exact_cosine(slot, semantic, unit_scores, query_vector)
+                self._exact_cosine(int(slot), semantic, matched, unit_scores, query_vector)
+        live_semantic = np.where(alive & np.isfinite(semantic), semantic, -np.inf)
         hits = []
-        for slot in order[:k]:
+        for slot in order:
             doc = self._docs[slot]
-            assert doc is not None  # candidates are live slots
+            assert doc is not None  # only live slots have finite fused scores
+            lexical_rank = int((lexical[alive] > lexical[slot]).sum()) + 1 if lexical[slot] > 0 else None
             hits.append(
                 Hit(
                     doc_id=doc.id,
                     language=doc.language,
-                    score=fused[slot],
+                    score=float(fused[slot]),
                     cosine=float(semantic[slot]),
                     bm25=float(lexical[slot]),
-                    semantic_rank=semantic_rank.get(slot),
-                    lexical_rank=lexical_rank.get(slot),
-                    matched=self._matched_kind(slot, unit_scores),
+                    semantic_rank=int((live_semantic > semantic[slot]).sum()) + 1,
+                    lexical_rank=lexical_rank,
+                    matched=_UNIT_NAMES[int(matched[slot])],
+                    coverage=float(coverage[slot]),
                 )
             )
-        top = order[0]
+        top = int(order[0])
         # The runner-up is the best document of any other article (translations of the top one agree).
-        others = semantic[candidates[self._slot_article[candidates] != self._slot_article[top]]]
-        others = others[np.isfinite(others)]
-        runner_up_cosine = float(others.max()) if len(others) else 0.0
-        best_possible = (semantic_weight + lexical_weight) / (RRF_K + 1)
-        second = fused[order[1]] if len(order) > 1 else 0.0
+        rivals = live_semantic[self._slot_article != self._slot_article[top]]
+        rivals = rivals[np.isfinite(rivals)]
+        runner_up = float(rivals.max()) if len(rivals) else 0.0
+        second = float(fused[order[1]]) if len(order) > 1 else 0.0
+        result = SearchResult(
+            hits=hits,
+            query_vector=query_vector,
+            language=language,
+            cosine=float(semantic[top]),
+            margin=float(semantic[top]) - runner_up,
+            fused_margin=float(fused[top]) - second,
+        )
         return SearchResult(
             hits=hits,
             query_vector=query_vector,
-            language=scope,
-            cosine=float(semantic[top]),
-            margin=float(semantic[top]) - runner_up_cosine,
-            confidence=fused[top] / best_possible,
-            fused_margin=(fused[top] - second) / best_possible,
+            language=language,
+            cosine=result.cosine,
+            margin=result.margin,
+            confidence=DEFAULT_POLICY.confidence(result),
+            fused_margin=result.fused_margin,
         )
 
 
-def _ranks(scores: np.ndarray, candidates: np.ndarray, depth: int, *, positive_only: bool) -> dict[int, int]:
-    """1-based ranks of the top ``depth`` candidates by score."""
-    values = scores[candidates]
-    keep = values > 0 if positive_only else np.isfinite(values)
-    candidates, values = candidates[keep], values[keep]
-    if not len(values):
-        return {}
-    top = np.argpartition(-values, depth - 1)[:depth] if len(values) > depth else np.arange(len(values))
-    top = top[np.argsort(-values[top], kind="stable")]
-    return {int(candidates[i]): rank for rank, i in enumerate(top, start=1)}
-
-
 __all__ = [
+    "ANSWER_MODEL",
     "ANY_LANGUAGE",
+    "DEFAULT_MIN_CONFIDENCE",
     "DEFAULT_POLICY",
     "Answer",
+    "AnswerModel",
     "AnswerPolicy",
     "Document",
     "Hit",
     "Passage",
     "SearchIndex",
     "SearchResult",
+    "plain_text",
     "split_passages",
     "tokenize",
 ]

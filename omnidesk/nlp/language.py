@@ -8,9 +8,10 @@ py3langid only knows "zh". See docs/nlp.md.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import hanzidentifier
 
@@ -156,3 +157,124 @@ def _detect_alphabetic(text: str, n_letters: int, cands: list[str] | None) -> st
         # Latin-script text that py3langid calls Chinese is pinyin or noise: no script to tell.
         return UNDETERMINED
     return lang
+
+
+def canonical(code: str) -> str:
+    """A language tag in BCP 47 casing: 'zh-hans' and 'zh_Hans' become 'zh-Hans', 'EN' becomes 'en'.
+
+    The knowledge base stores lower-case codes (help center URLs) and the detector returns BCP 47 ones;
+    compare through this.
+    """
+    parts = (code or "").replace("_", "-").split("-")
+    head = parts[0].lower()
+    tail = [p.title() if len(p) == 4 else p.upper() if len(p) == 2 else p.lower() for p in parts[1:]]
+    return "-".join([head, *tail]) if head else ""
+
+
+# Words that settle a short message on their own: greetings, thanks, yes and no, and the commonest
+# function words of the supported Latin-script languages (written from the languages, not from a test
+# set). A word listed for several languages ("no", "super") votes for none of them.
+_SHORT_WORDS: dict[str, frozenset[str]] = {
+    lang: frozenset(words.split())
+    for lang, words in {
+        "en": """hi hello hey thanks thank thx ty please pls plz yes yeah yep yup nope bye goodbye cheers
+            sorry the is it my your what why how when where not still any help anyone there good morning
+            evening afternoon night great cool sure got fine you me we i'm it's that didn't don't doesn't
+            can't won't need want""",
+        "it": """ciao grazie prego sì buongiorno buonasera buonanotte salve arrivederci certo bene perché
+            perche come quando dove non ancora allora ho è il lo la gli per favore scusa scusate niente
+            nessuna nessuno mai magari domani tutto capito così aiuto vorrei voglio anche ma""",
+        "pl": """cześć czesc dzień dzien dobry dobrze dziękuję dziekuje dzięki dzieki proszę prosze tak nie
+            jeszcze gdzie kiedy czy jest mam moja mój moje już juz nic witam wieczór wieczor widzenia
+            przepraszam rozumiem wiem jasne nadal pomocy pomoc okej""",
+    }.items()
+}
+_WORD_RE = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)?")  # with an apostrophe: "didn't"
+
+
+def _word_votes(text: str, languages: Sequence[str]) -> dict[str, float]:
+    """Votes of _SHORT_WORDS among ``languages``: a word listed for several languages votes for none."""
+    votes: dict[str, float] = {}
+    for word in _WORD_RE.findall(text.casefold()):
+        owners = [lang for lang in languages if word in _SHORT_WORDS.get(lang.split("-")[0], ())]
+        if len(owners) == 1:
+            votes[owners[0]] = votes.get(owners[0], 0.0) + 1.0
+    return votes
+
+
+def detect_in_context(
+    text: str, *, languages: Iterable[str], previous: str = "", default: str = ""
+) -> str:
+    """The language of a customer's message among the help desk's ``languages``, using what is known.
+
+    ``previous`` is the conversation's or the contact's earlier language and ``default`` the inbox's;
+    both decide short or script-neutral text ("ok", "可以") and give Chinese its script when the text
+    does not show it. Never 'und' for text with letters: among the help desk's languages the best guess
+    is better than none. See docs/nlp.md.
+    """
+    wanted = [canonical(code) for code in languages if code]
+    previous, default = canonical(previous), canonical(default)
+    for code in (previous, default):
+        if code and code not in wanted:
+            wanted.append(code)
+    if not wanted:
+        return detect_language(text)
+    normalised = unicodedata.normalize("NFC", text or "")
+    letters = [ch for ch in normalised if ch.isalpha()]
+    if not letters:
+        return UNDETERMINED
+    han = sum(1 for ch in letters if _is_han(ch))
+    chinese = [c for c in wanted if c.startswith("zh")]
+    if han and han * 4 >= len(letters) - han and chinese:
+        script = chinese_script(normalised)
+        if script in chinese:
+            return script
+        # Script-neutral: the conversation's script, else the inbox's, else the help desk's first.
+        for code in (previous, default, *chinese):
+            if code in chinese:
+                return code
+    latin = [c for c in wanted if not c.startswith("zh")]
+    if not latin:
+        return detect_language(normalised, wanted) if wanted else UNDETERMINED
+    short = is_short(normalised)
+    ranked = _candidate_probabilities(normalised, latin)
+    if short:
+        votes = _word_votes(normalised, latin)
+        if votes:
+            best = max(votes.values())
+            leaders = [lang for lang, v in votes.items() if v == best]
+            if len(leaders) == 1:
+                return leaders[0]
+            ranked = [(lang, p) for lang, p in ranked if lang in leaders] or ranked
+        top, probability = ranked[0] if ranked else ("", 0.0)
+        if probability < _MIN_PROBABILITY_SHORT:
+            # Too short to tell ("ok", "no"): the conversation's language, else the inbox's.
+            for code in (previous, default):
+                if code in latin and (not votes or code in [lang for lang, _ in ranked]):
+                    return code
+        return top or previous or default or latin[0]
+    return ranked[0][0] if ranked else (previous or default or latin[0])
+
+
+def is_short(text: str) -> bool:
+    """Too short to identify alone (two words or fewer, or a few Chinese characters): context decides."""
+    letters = [ch for ch in text or "" if ch.isalpha()]
+    han = sum(1 for ch in letters if _is_han(ch))
+    if han and han * 4 >= len(letters) - han:
+        return han <= 4
+    return len(_WORD_RE.findall(text or "")) < 3 or len(letters) < _SHORT_TEXT_LETTERS
+
+
+def _candidate_probabilities(text: str, candidates: list[str]) -> list[tuple[str, float]]:
+    """py3langid's probabilities renormalised over ``candidates`` (Latin-script ones), best first."""
+    identifier = _get_identifier()
+    merged: dict[str, float] = {}
+    for lang, p in identifier.rank(text):
+        lang = _FOLD.get(lang, lang)
+        merged[lang] = merged.get(lang, 0.0) + p
+    base = {c.split("-")[0]: c for c in candidates}
+    ranked = [(base[lang], p) for lang, p in merged.items() if lang in base]
+    total = math.fsum(p for _, p in ranked)
+    if total <= 0:
+        return [(c, 1.0 / len(candidates)) for c in candidates]
+    return sorted(((lang, p / total) for lang, p in ranked), key=lambda item: item[1], reverse=True)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 # The bot hands a conversation to a human at or below this score.
 NEGATIVE_THRESHOLD = -0.35
@@ -89,9 +91,9 @@ _LATIN_LEXICON: dict[str, float] = {
     "rewelac*": 3.0, "ekstra": 2.0, "działa": 1.0, "polecam": 2.0, "bez problemu": 1.2,
 }
 
-# Chinese has no spaces: runs of Han characters are segmented by longest match against these
-# entries, Simplified and Traditional side by side. Compounds that contain a sentiment character
-# but mean something neutral ("你好", "好像", "没问题") are listed so the longest match claims them.
+# Chinese has no spaces: runs of Han characters are cut into words by jieba (see _segment_han), which
+# knows these entries too, Simplified and Traditional side by side. Compounds that contain a sentiment
+# character but mean something neutral ("你好", "好像", "没问题") are listed so that they stay whole.
 _CHINESE_LEXICON: dict[str, float] = {
     # negative
     "差": -2.0, "差劲": -2.8, "差勁": -2.8, "垃圾": -3.0, "糟糕": -2.8, "糟透": -3.0, "烂": -2.5, "爛": -2.5,
@@ -169,17 +171,59 @@ _PHRASES, _PREFIXES, _LONGEST_PHRASE, _LONGEST_HAN = _compile()
 _CHINESE_WORDS = frozenset(_CHINESE_LEXICON) | {w for w in _NEGATORS | _INTENSIFIERS if _HAN.match(w)}
 
 
+_segmenter_lock = threading.Lock()
+_segmenter: Any = None
+_t2s: Any = None
+
+
+def _get_segmenter() -> tuple[Any, Any]:
+    """jieba (rjieba, its Rust port with the dictionary built in) knowing every lexicon entry, and OpenCC.
+
+    jieba's dictionary is Simplified; Traditional text is converted character by character first and
+    the cut mapped back. Loaded once per process, on first use.
+    """
+    global _segmenter, _t2s
+    if _segmenter is None:
+        with _segmenter_lock:
+            if _segmenter is None:
+                import opencc
+                import rjieba
+
+                segmenter = rjieba.Jieba()
+                t2s = opencc.OpenCC("t2s")
+                for word in _CHINESE_WORDS:
+                    if len(word) > 1:
+                        segmenter.add_word(t2s.convert(word), None, None)
+                _t2s = t2s
+                _segmenter = segmenter
+    return _segmenter, _t2s
+
+
 def _segment_han(run: str) -> list[str]:
-    """Split a run of Han characters by longest match against the lexicon and function words."""
-    out: list[str] = []
-    i = 0
-    while i < len(run):
-        for size in range(min(_LONGEST_HAN, len(run) - i), 0, -1):
-            if run[i : i + size] in _CHINESE_WORDS or size == 1:
-                out.append(run[i : i + size])
-                i += size
-                break
-    return out
+    """Split a run of Han characters into words, so that 差 in 出差 ("business trip") is not "bad"."""
+    segmenter, t2s = _get_segmenter()
+    simplified = t2s.convert(run)
+    if len(simplified) != len(run):  # a phrase conversion changed the length: cut the original as is
+        simplified = run
+    words: list[str] = []
+    pos = 0
+    for piece in segmenter.cut(simplified, False):
+        word = run[pos : pos + len(piece)]
+        pos += len(piece)
+        words.extend(_split_unknown(word))
+    return words
+
+
+def _split_unknown(word: str) -> list[str]:
+    """A word jieba formed that the lexicon does not know, led by an intensifier or a negator ("太慢",
+    "不好"), is read as its parts; any other unknown word is neutral as a whole."""
+    if len(word) > 1 and word not in _CHINESE_LEXICON:
+        for size in (2, 1):
+            head, rest = word[:size], word[size:]
+            leads = head in _INTENSIFIERS or head in _NEGATORS
+            if rest and leads and (rest in _CHINESE_LEXICON or len(rest) == 1):
+                return [head, *_split_unknown(rest)]
+    return [word]
 
 
 def _tokens(text: str) -> list[str]:

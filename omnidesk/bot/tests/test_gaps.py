@@ -44,12 +44,12 @@ def test_gaps_and_bot_screens(client, admin_agent):
     assert "Do you ship to Canada?" in client.get("/kb/gaps/").content.decode()
     page = client.get("/kb/bot/").content.decode()
     assert "Shop API" in page
-    response = client.post("/kb/bot/", {"inbox": str(inbox.uuid), "enabled": "on", "min_cosine": "0.6", "min_margin": "0.05"})
+    response = client.post("/kb/bot/", {"inbox": str(inbox.uuid), "enabled": "on", "min_confidence": "0.6"})
     assert response.status_code == 302
     config = bot.config_for(inbox.pk)
-    assert (config.min_cosine, config.min_margin, config.hand_off_on_negative) == (0.6, 0.05, False)
-    response = client.post("/kb/bot/", {"inbox": str(inbox.uuid), "enabled": "on", "min_cosine": "7", "min_margin": "0.05"})
-    assert response.status_code == 200 and bot.config_for(inbox.pk).min_cosine == 0.6
+    assert (config.min_confidence, config.hand_off_on_negative) == (0.6, False)
+    response = client.post("/kb/bot/", {"inbox": str(inbox.uuid), "enabled": "on", "min_confidence": "7"})
+    assert response.status_code == 200 and bot.config_for(inbox.pk).min_confidence == 0.6
 
 
 def _groups(gaps):

@@ -13,6 +13,7 @@ from omnidesk.knowledge.index import PUBLIC, get_index, split_doc_id
 from omnidesk.knowledge.learning import learn_from_resolution
 from omnidesk.knowledge.models import ArticleExample
 from omnidesk.knowledge.queries import article_url
+from omnidesk.knowledge.search import EXAMPLE_OFFSET
 from omnidesk.knowledge.tests.fixtures import knowledge_base
 from omnidesk.testing.factories import inbound, make_inbox
 
@@ -84,7 +85,8 @@ def test_an_approved_example_changes_search_from_then_on(kb, client, admin_agent
     assert (example.status, example.text) == (ExampleStatus.APPROVED, edited)
     after = get_index(PUBLIC).search(edited)
     assert split_doc_id(after.top.doc_id)[0] == kb["shipping"].pk
-    assert after.cosine > 0.95  # the example phrasing itself is now a unit of the article
+    # The example phrasing itself is now a unit of the article, and it led.
+    assert after.top.matched == "example" and after.cosine == pytest.approx(1 - EXAMPLE_OFFSET, abs=0.01)
 
 
 def test_rejecting_keeps_it_out(kb, client, admin_agent):

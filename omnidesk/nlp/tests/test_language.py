@@ -8,7 +8,13 @@ import threading
 
 import pytest
 
-from omnidesk.nlp.language import SUPPORTED_LANGUAGES, chinese_script, detect_language
+from omnidesk.nlp.language import (
+    SUPPORTED_LANGUAGES,
+    canonical,
+    chinese_script,
+    detect_in_context,
+    detect_language,
+)
 
 SENTENCES = [
     ("en", "I can't remember my login credentials, how do I get back in?"),
@@ -94,3 +100,54 @@ def test_concurrent_callers_agree() -> None:
     for t in threads:
         t.join()
     assert results == [[lang for lang, _ in SENTENCES]] * 4
+
+
+# -- in context: the help desk's languages, the conversation's earlier language, the inbox's default --
+
+HELP_DESK = ["en", "zh-hans", "zh-hant", "it", "pl"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("thanks!", "en"),
+        ("buonasera", "it"),
+        ("dzięki!", "pl"),
+        ("grazie mille", "it"),
+        ("nie działa", "pl"),
+        ("still broken", "en"),
+        ("謝謝", "zh-Hant"),
+        ("谢谢", "zh-Hans"),
+    ],
+)
+def test_short_messages_among_the_help_desks_languages(text, expected):
+    assert detect_in_context(text, languages=HELP_DESK) == expected
+
+
+def test_script_neutral_chinese_takes_the_conversations_script():
+    assert detect_in_context("可以", languages=HELP_DESK, previous="zh-Hant") == "zh-Hant"
+    assert detect_in_context("我不要了", languages=HELP_DESK, previous="zh-hans") == "zh-Hans"
+    # No conversation yet: the inbox's default, else the help desk's first Chinese.
+    assert detect_in_context("可以", languages=HELP_DESK, default="zh-Hant") == "zh-Hant"
+    assert detect_in_context("可以", languages=HELP_DESK) == "zh-Hans"
+    # Text that shows its script keeps it, whatever came before.
+    assert detect_in_context("谢谢你们", languages=HELP_DESK, previous="zh-Hant") == "zh-Hans"
+
+
+def test_ambiguous_words_follow_the_conversation():
+    assert detect_in_context("ok", languages=HELP_DESK, previous="it") == "it"
+    assert detect_in_context("ok", languages=HELP_DESK, previous="pl") == "pl"
+    assert detect_in_context("ok", languages=HELP_DESK, default="pl") == "pl"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("to skandal", "pl"), ("va bene", "it"), ("not yet", "en"), ("jeszcze nie", "pl"), ("ho pagato", "it")],
+)
+def test_never_undetermined_for_two_words_of_a_supported_language(text, expected):
+    assert detect_in_context(text, languages=HELP_DESK) == expected
+
+
+def test_tags_are_compared_in_bcp47_casing():
+    assert canonical("zh-hans") == "zh-Hans" and canonical("zh_Hant") == "zh-Hant" and canonical("EN") == "en"
+    assert canonical("pt-br") == "pt-BR" and canonical("") == ""

@@ -91,3 +91,36 @@ def test_inflected_forms_match_their_stem() -> None:
 @given(st.text(max_size=200))
 def test_score_is_always_in_range(text: str) -> None:
     assert -1.0 <= sentiment(text) <= 1.0
+
+
+# -- words, not characters, in Chinese; the same calm/upset line in all five languages --
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我下周出差，想暂停一下订阅",  # 出差 is a business trip, its 差 is not "bad"
+        "我下週出差，想暫停一下訂閱",
+        "出差回来发现包裹没到",
+        "差不多了，谢谢",
+        "I'm on a business trip next week, can I pause my plan?",
+        "La prossima settimana sono in trasferta, posso sospendere l'abbonamento?",
+        "W przyszłym tygodniu jestem w delegacji, czy mogę zawiesić subskrypcję?",
+    ],
+)
+def test_calm_questions_in_five_languages_stay_above_the_hand_off_line(text):
+    assert not is_negative(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "This service is terrible, I'm fed up",
+        "Servizio pessimo, sono stufo",
+        "Obsługa jest beznadziejna, mam dość",
+        "这个服务太差了，我要投诉",
+        "這個服務太差了，我要投訴",
+    ],
+)
+def test_angry_messages_in_five_languages_hand_off(text):
+    assert is_negative(text)
