@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export OMNIDESK_DATA_DIR ?= $(CURDIR)/omnidesk-data
 
-.PHONY: demo test install lint messages bench clean
+.PHONY: demo test install lint check messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,12 @@ demo: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Lint, format, types and the layering contracts (docs/README.md, "Checks"): what .ci/run runs besides the tests.
 lint: install
-	$(BIN)/ruff check omnidesk tests bench
+	$(BIN)/ruff check omnidesk tests bench conftest.py
+	$(BIN)/ruff format --check omnidesk tests bench conftest.py
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # Re-extract and compile the translation catalogues (needs GNU gettext: apt-get install gettext).
 messages: install

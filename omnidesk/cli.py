@@ -143,9 +143,20 @@ class WorkerProcess:
         ours, theirs = socket.socketpair()
         self.proc = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
             [
-                sys.executable, "-m", "omnidesk", "serve-worker", "--role", self.role,
-                "--threads", str(self.threads), "--interval", str(self.interval),
-                "--nice", str(self.nice), "--relay-fd", str(theirs.fileno()),
+                sys.executable,
+                "-m",
+                "omnidesk",
+                "serve-worker",
+                "--role",
+                self.role,
+                "--threads",
+                str(self.threads),
+                "--interval",
+                str(self.interval),
+                "--nice",
+                str(self.nice),
+                "--relay-fd",
+                str(theirs.fileno()),
             ],
             pass_fds=(theirs.fileno(),),
         )
@@ -224,12 +235,17 @@ def _uvicorn(host: str, port: int, *, with_workers: int) -> None:
         from omnidesk.ingest import journal
 
         children.append(
-            WorkerProcess(with_workers, interval=settings.OMNIDESK_WORKER_INTERVAL, nice=settings.OMNIDESK_WORKER_NICE)
+            WorkerProcess(
+                with_workers, interval=settings.OMNIDESK_WORKER_INTERVAL, nice=settings.OMNIDESK_WORKER_NICE
+            )
         )
         # The inbound journal's consumer, in a process of its own: the tasks' process_inbound never
         # holds its GIL, and it runs ahead of them (docs/decisions/0005-inbound-journal.md).
         journal_process = WorkerProcess(
-            1, interval=settings.OMNIDESK_JOURNAL_POLL or 0.5, nice=settings.OMNIDESK_JOURNAL_NICE, role="journal"
+            1,
+            interval=settings.OMNIDESK_JOURNAL_POLL or 0.5,
+            nice=settings.OMNIDESK_JOURNAL_NICE,
+            role="journal",
         )
         children.append(journal_process)
         journal.add_waker(journal_process.wake)
@@ -482,7 +498,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="omnidesk", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="omnidesk", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command")
     for name, func in (("serve", cmd_serve), ("web", cmd_web)):
         p = sub.add_parser(name)

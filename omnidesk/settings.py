@@ -28,7 +28,9 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = os.environ.get("OMNIDESK_DEBUG", "") == "1"
-PUBLIC_URL = os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('OMNIDESK_PORT', '8000')}").rstrip("/")
+PUBLIC_URL = os.environ.get(
+    "PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('OMNIDESK_PORT', '8000')}"
+).rstrip("/")
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
 
@@ -241,7 +243,9 @@ OMNIDESK_WORKER_INTERVAL = float(os.environ.get("OMNIDESK_WORKER_INTERVAL", "0.2
 OMNIDESK_WORKER_NICE = int(os.environ.get("OMNIDESK_WORKER_NICE", "10"))
 # How often the journal's consumer looks for work when nothing woke it: serve's web process wakes it after
 # every commit, `omnidesk worker` (scale-out) has no such wake-up and polls more often.
-OMNIDESK_JOURNAL_POLL = float(os.environ["OMNIDESK_JOURNAL_POLL"]) if os.environ.get("OMNIDESK_JOURNAL_POLL") else None
+OMNIDESK_JOURNAL_POLL = (
+    float(os.environ["OMNIDESK_JOURNAL_POLL"]) if os.environ.get("OMNIDESK_JOURNAL_POLL") else None
+)
 OMNIDESK_JOURNAL_NICE = int(os.environ.get("OMNIDESK_JOURNAL_NICE", "5"))
 OMNIDESK_UVICORN_LOG_LEVEL = os.environ.get("OMNIDESK_UVICORN_LOG_LEVEL", "warning")
 OMNIDESK_WS_DEFLATE = os.environ.get("OMNIDESK_WS_DEFLATE", "0") == "1"

@@ -14,7 +14,6 @@ from omnidesk.connectors.webchat.consumers import UnknownRouteConsumer, VisitorC
 from omnidesk.realtime.origins import AllowedHostsOriginValidator
 from omnidesk.web.consumers import AgentConsumer
 
-
 websocket_urlpatterns = [
     path("ws/agent/", AllowedHostsOriginValidator(AuthMiddlewareStack(AgentConsumer.as_asgi()))),
     # Any string: a malformed id is closed with 4404 by the consumer, not refused by the router with a 500.

@@ -46,7 +46,11 @@ def test_placeholders_survive_translation(language):
             for form in entry.msgstr_plural.values():
                 assert expected <= set(pattern.findall(form)), (language, entry.msgid, form)
         else:
-            assert set(pattern.findall(entry.msgid)) == set(pattern.findall(entry.msgstr)), (language, entry.msgid, entry.msgstr)
+            assert set(pattern.findall(entry.msgid)) == set(pattern.findall(entry.msgstr)), (
+                language,
+                entry.msgid,
+                entry.msgstr,
+            )
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -66,16 +70,23 @@ def test_every_translatable_string_in_the_code_is_in_the_catalogues(tmp_path):
             pytest.fail("GNU gettext is missing under CI=true (apt-get install gettext)")
         pytest.skip("GNU gettext not installed (apt-get install gettext)")
     copy = tmp_path / "omnidesk"
-    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("locale", "__pycache__", "tests", "static", "migrations"))
+    shutil.copytree(
+        PACKAGE, copy, ignore=shutil.ignore_patterns("locale", "__pycache__", "tests", "static", "migrations")
+    )
     (copy / "locale").mkdir()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "omnidesk.settings"}
     subprocess.run(
         [sys.executable, "-m", "django", "makemessages", "-l", "it", "--no-location", "--no-wrap"],
-        cwd=copy, env=env, check=True, capture_output=True,
+        cwd=copy,
+        env=env,
+        check=True,
+        capture_output=True,
     )
     extracted = polib.pofile(str(copy / "locale" / "it" / "LC_MESSAGES" / "django.po"))
     wanted = {(e.msgctxt, e.msgid) for e in extracted}
     for language in LANGUAGES:
         have = {(e.msgctxt, e.msgid) for e in catalogue(language) if not e.obsolete}
         missing = sorted(m for _, m in wanted - have)
-        assert not missing, f"{language} lacks {len(missing)} strings, e.g. {missing[:5]} — run make messages and translate"
+        assert not missing, (
+            f"{language} lacks {len(missing)} strings, e.g. {missing[:5]} — run make messages and translate"
+        )

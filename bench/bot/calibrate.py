@@ -28,7 +28,11 @@ from omnidesk.nlp import embeddings  # noqa: E402
 from omnidesk.nlp.language import SUPPORTED_LANGUAGES, detect_language  # noqa: E402
 
 DATA = ROOT / "bench" / "bot" / "data"
-SHARED = Path("/work/shared/data") if not (ROOT.parent / "shared" / "data").exists() else ROOT.parent / "shared" / "data"
+SHARED = (
+    Path("/work/shared/data")
+    if not (ROOT.parent / "shared" / "data").exists()
+    else ROOT.parent / "shared" / "data"
+)
 CALIBRATION_PRECISION = 0.93
 L2 = 1.0
 
@@ -47,7 +51,13 @@ class Cached:
 
 def documents(data: dict) -> list[ks.Document]:
     return [
-        ks.Document(id=a["id"], language=normalise(a["lang"]), title=a.get("title", ""), body=a["body"], article=a["id"])
+        ks.Document(
+            id=a["id"],
+            language=normalise(a["lang"]),
+            title=a.get("title", ""),
+            body=a["body"],
+            article=a["id"],
+        )
         for a in data["articles"]
     ]
 
@@ -107,8 +117,10 @@ def main() -> None:
             break
     assert best is not None, "no threshold reaches the calibration precision"
     answered = natural & (p >= best)
-    print(f"DEFAULT_MIN_CONFIDENCE = {best}: answered {answered.sum() / natural.sum():.2f} of the questions as asked, "
-          f"precision {y[answered].mean():.3f}")
+    print(
+        f"DEFAULT_MIN_CONFIDENCE = {best}: answered {answered.sum() / natural.sum():.2f} of the questions as asked, "
+        f"precision {y[answered].mean():.3f}"
+    )
 
 
 if __name__ == "__main__":

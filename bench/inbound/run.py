@@ -48,16 +48,19 @@ import omnidesk.nlp.language as nlp_language  # noqa: E402
 import omnidesk.routing.actions as routing_actions  # noqa: E402
 import omnidesk.sla.actions as sla_actions  # noqa: E402
 from omnidesk.accounts.models import AgentProfile, Team  # noqa: E402
-from omnidesk.inboxes.contract import IdentityClaim, InboundEvent  # noqa: E402
 from omnidesk.conversations import inbound  # noqa: E402
 from omnidesk.conversations.actions import receive_message  # noqa: E402
 from omnidesk.conversations.models import Conversation  # noqa: E402
+from omnidesk.inboxes.contract import IdentityClaim, InboundEvent  # noqa: E402
 from omnidesk.inboxes.models import Inbox  # noqa: E402
 from omnidesk.routing.models import RoutingRule  # noqa: E402
 from omnidesk.sla.models import SlaPolicy  # noqa: E402
 
-WEEKDAYS = {"tz": "Europe/Rome", "weekly": {str(d): [["00:00", "24:00"]] for d in range(5)}
-            | {"5": [["09:00", "13:00"]]}, "holiday_country": "IT"}
+WEEKDAYS = {
+    "tz": "Europe/Rome",
+    "weekly": {str(d): [["00:00", "24:00"]] for d in range(5)} | {"5": [["09:00", "13:00"]]},
+    "holiday_country": "IT",
+}
 TEXTS = [
     "Hello, I ordered a jacket last week and it still has not arrived. Can you tell me where it is?",
     "I would like a refund for order 55123, the shoes are too small.",
@@ -82,20 +85,29 @@ def populate(seed: int) -> dict[str, list[Inbox]]:
     for i, kind in enumerate(kinds):
         # The api inbox acknowledges each new conversation (replies go to its webhook; nothing is sent here).
         ack = "Thanks for writing: {expected_reply}" if kind == "api" else ""
-        inbox = Inbox(name=f"bench-{i}", kind=kind, default_team=teams[i % 3], auto_acknowledgement=ack,
-                      business_hours=WEEKDAYS if i == 0 else {}, settings={"webhook_url": "http://hooks.test/x"})
+        inbox = Inbox(
+            name=f"bench-{i}",
+            kind=kind,
+            default_team=teams[i % 3],
+            auto_acknowledgement=ack,
+            business_hours=WEEKDAYS if i == 0 else {},
+            settings={"webhook_url": "http://hooks.test/x"},
+        )
         inbox.set_secrets({"signing_secret": "bench"})
         inbox.save()
         plain.append(inbox)
-    bot_inbox = Inbox(name="bench-bot", kind="api", default_team=teams[0],
-                      settings={"webhook_url": "http://hooks.test/x"})
+    bot_inbox = Inbox(
+        name="bench-bot", kind="api", default_team=teams[0], settings={"webhook_url": "http://hooks.test/x"}
+    )
     bot_inbox.set_secrets({"signing_secret": "bench"})
     bot_inbox.save()
     User = get_user_model()
     for i in range(12):
         user = User.objects.create(username=f"bench-agent-{i}", password="!")  # noqa: S106 - "!": never logs in
         agent = AgentProfile.objects.create(
-            user=user, presence="online", languages=rng.sample(["en", "it", "pl", "zh"], 2),
+            user=user,
+            presence="online",
+            languages=rng.sample(["en", "it", "pl", "zh"], 2),
             capacity={"voice": 1, "webchat": 3, "email": 8},
         )
         agent.teams.set(rng.sample(teams, rng.choice([1, 2])))
@@ -107,12 +119,24 @@ def populate(seed: int) -> dict[str, list[Inbox]]:
         ("vip", {"attributes": {"plan": "enterprise"}}, teams[0], 3),
     ]
     for position, (name, conditions, team, priority) in enumerate(rules):
-        RoutingRule.objects.create(name=name, position=position, conditions=conditions, team=team,
-                                   priority=priority)
-    SlaPolicy.objects.create(name="Urgent", position=0, conditions={"priorities": [3]},
-                             first_response_minutes=15, next_response_minutes=30, resolution_minutes=240)
-    SlaPolicy.objects.create(name="Standard", position=1, first_response_minutes=60,
-                             next_response_minutes=120, resolution_minutes=8 * 60)
+        RoutingRule.objects.create(
+            name=name, position=position, conditions=conditions, team=team, priority=priority
+        )
+    SlaPolicy.objects.create(
+        name="Urgent",
+        position=0,
+        conditions={"priorities": [3]},
+        first_response_minutes=15,
+        next_response_minutes=30,
+        resolution_minutes=240,
+    )
+    SlaPolicy.objects.create(
+        name="Standard",
+        position=1,
+        first_response_minutes=60,
+        next_response_minutes=120,
+        resolution_minutes=8 * 60,
+    )
     from omnidesk.knowledge.tests.fixtures import knowledge_base
 
     knowledge_base()
@@ -128,7 +152,9 @@ def store(inboxes: list[Inbox], n: int, tag: str, rng: random.Random) -> tuple[l
         c = i % customers
         inbox = inboxes[c % len(inboxes)]
         event = InboundEvent(
-            external_id=f"{tag}-{i}", text=rng.choice(TEXTS), contact_name=f"Customer {c}",
+            external_id=f"{tag}-{i}",
+            text=rng.choice(TEXTS),
+            contact_name=f"Customer {c}",
             identities=[IdentityClaim("external", f"{tag}-cust-{c}", scope=str(inbox.uuid))],
         )
         start = time.process_time()
@@ -190,8 +216,7 @@ def run(ids: list[int], profile: cProfile.Profile | None) -> dict[str, list[floa
 
 def report(name: str, samples: dict[str, list[float]], receive_cpu: list[float]) -> dict:
     stored = statistics.fmean(receive_cpu)
-    print(f"\n## {name}: {len(samples['total'])} messages;"
-          f" receive_message {stored:.2f} ms CPU per message")
+    print(f"\n## {name}: {len(samples['total'])} messages; receive_message {stored:.2f} ms CPU per message")
     print("| step | CPU mean ms | CPU p50 ms | CPU p99 ms | ÷ receive_message |")
     print("|---|---|---|---|---|")
     out = {"receive_ms": stored}
@@ -216,8 +241,10 @@ def main() -> None:
     started = time.perf_counter()
     inboxes = populate(args.seed)
     seeded = time.perf_counter() - started
-    print(f"# {connection.vendor}, {args.messages} messages per variant (seeded in {seeded:.1f}s);"
-          f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"# {connection.vendor}, {args.messages} messages per variant (seeded in {seeded:.1f}s);"
+        f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     rng = random.Random(args.seed)
     # Warm up: the language model, the knowledge index, the routing snapshot, query compilation.
     warm, _ = store(inboxes["plain"] + inboxes["bot"], 20, "warm", rng)
@@ -228,8 +255,10 @@ def main() -> None:
         ids, receive_cpu = store(inboxes[variant], args.messages, variant, rng)
         profile = cProfile.Profile() if args.profile else None
         samples = run(ids, profile)
-        titles = {"plain": "inbox with routing rules and SLA policies, no bot",
-                  "bot": "inbox with the answer bot"}
+        titles = {
+            "plain": "inbox with routing rules and SLA policies, no bot",
+            "bot": "inbox with the answer bot",
+        }
         report(titles[variant], samples, receive_cpu)
         if profile is not None:
             buf = io.StringIO()
@@ -237,8 +266,10 @@ def main() -> None:
             print(buf.getvalue())
     queued = Conversation.objects.filter(queued_at__isnull=False, assignee__isnull=True).count()
     assigned = Conversation.objects.filter(assignee__isnull=False).count()
-    print(f"\n# afterwards: {assigned} conversations assigned, {queued} waiting;"
-          f" load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"\n# afterwards: {assigned} conversations assigned, {queued} waiting;"
+        f" load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

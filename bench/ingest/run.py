@@ -406,7 +406,10 @@ def main() -> None:
         "--pythonpath", default="", help="run the server from another tree (before/after runs)"
     )
     parser.add_argument(
-        "--env", action="append", default=[], metavar="NAME=VALUE",
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="an environment variable for the server (e.g. OMNIDESK_JOURNAL_NICE=10); repeatable",
     )
     parser.add_argument("--json", help="write the full results here")

@@ -57,44 +57,76 @@ def populate(conversations: int, agents: int, seed: int) -> None:
     teams = [Team.objects.get_or_create(name=f"team-{i}")[0] for i in range(5)]
     inboxes = []
     for i, kind in enumerate(["webchat", "email", "whatsapp", "voice", "webchat", "email"]):
-        inbox, _ = Inbox.objects.get_or_create(name=f"bench-{i}", kind=kind, defaults={"default_team": teams[i % 5]})
+        inbox, _ = Inbox.objects.get_or_create(
+            name=f"bench-{i}", kind=kind, defaults={"default_team": teams[i % 5]}
+        )
         inboxes.append(inbox)
     User = get_user_model()
     unusable = "!"  # Django's marker for "no password": bench agents never log in
-    users = User.objects.bulk_create([User(username=f"bench-agent-{i}", password=unusable) for i in range(agents)])
-    profiles = AgentProfile.objects.bulk_create([
-        AgentProfile(
-            user=u, presence="online", languages=rng.sample(LANGUAGES, rng.choice([1, 2])),
-            capacity={"voice": 1, "webchat": 3, "email": 10},
-        )
-        for u in users
-    ])
+    users = User.objects.bulk_create(
+        [User(username=f"bench-agent-{i}", password=unusable) for i in range(agents)]
+    )
+    profiles = AgentProfile.objects.bulk_create(
+        [
+            AgentProfile(
+                user=u,
+                presence="online",
+                languages=rng.sample(LANGUAGES, rng.choice([1, 2])),
+                capacity={"voice": 1, "webchat": 3, "email": 10},
+            )
+            for u in users
+        ]
+    )
     Through = AgentProfile.teams.through
-    Through.objects.bulk_create([
-        Through(agentprofile_id=p.pk, team_id=t.pk) for p in profiles for t in rng.sample(teams, rng.choice([1, 2]))
-    ])
-    AgentSkill.objects.bulk_create([
-        AgentSkill(agent=p, skill=s, level=rng.randint(1, 5)) for p in profiles for s in rng.sample(skills, 3)
-    ])
-    contacts = Contact.objects.bulk_create([Contact(name=f"c{i}", vip=rng.random() < 0.02) for i in range(conversations + 1000)])
+    Through.objects.bulk_create(
+        [
+            Through(agentprofile_id=p.pk, team_id=t.pk)
+            for p in profiles
+            for t in rng.sample(teams, rng.choice([1, 2]))
+        ]
+    )
+    AgentSkill.objects.bulk_create(
+        [
+            AgentSkill(agent=p, skill=s, level=rng.randint(1, 5))
+            for p in profiles
+            for s in rng.sample(skills, 3)
+        ]
+    )
+    contacts = Contact.objects.bulk_create(
+        [Contact(name=f"c{i}", vip=rng.random() < 0.02) for i in range(conversations + 1000)]
+    )
     now = timezone.now()
     rows = []
     for i, contact in enumerate(contacts[:conversations]):
         inbox = rng.choice(inboxes)
-        rows.append(Conversation(
-            contact=contact, current_inbox=inbox, team_id=inbox.default_team_id, language=rng.choice(LANGUAGES),
-            vip=contact.vip, priority=rng.choice([0, 1, 1, 1, 2, 3]), last_message_at=now,
-            queued_at=now - dt.timedelta(seconds=conversations - i),
-            required_skills={str(rng.choice(skills).pk): rng.randint(1, 4)} if rng.random() < 0.3 else {},
-            message_count=1, reply_token=f"bench{i}",
-        ))
+        rows.append(
+            Conversation(
+                contact=contact,
+                current_inbox=inbox,
+                team_id=inbox.default_team_id,
+                language=rng.choice(LANGUAGES),
+                vip=contact.vip,
+                priority=rng.choice([0, 1, 1, 1, 2, 3]),
+                last_message_at=now,
+                queued_at=now - dt.timedelta(seconds=conversations - i),
+                required_skills={str(rng.choice(skills).pk): rng.randint(1, 4)} if rng.random() < 0.3 else {},
+                message_count=1,
+                reply_token=f"bench{i}",
+            )
+        )
     # Agents already hold some work, so loads differ (about one conversation each).
     for i, contact in enumerate(contacts[conversations:]):
         inbox = rng.choice(inboxes)
-        rows.append(Conversation(
-            contact=contact, current_inbox=inbox, assignee=rng.choice(profiles), last_message_at=now,
-            message_count=1, reply_token=f"held{i}",
-        ))
+        rows.append(
+            Conversation(
+                contact=contact,
+                current_inbox=inbox,
+                assignee=rng.choice(profiles),
+                last_message_at=now,
+                message_count=1,
+                reply_token=f"held{i}",
+            )
+        )
     Conversation.objects.bulk_create(rows, batch_size=2000)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -135,8 +167,10 @@ def main() -> None:
 
     started = time.perf_counter()
     populate(args.conversations, args.agents, args.seed)
-    print(f"# {connection.vendor}: {engine.waiting().count()} waiting, {args.agents} agents online "
-          f"(populated in {time.perf_counter() - started:.1f}s)")
+    print(
+        f"# {connection.vendor}: {engine.waiting().count()} waiting, {args.agents} agents online "
+        f"(populated in {time.perf_counter() - started:.1f}s)"
+    )
 
     inboxes = list(Inbox.objects.values_list("id", flat=True))
     for _ in range(20):  # warm caches and connections

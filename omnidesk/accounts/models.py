@@ -42,7 +42,9 @@ class AgentProfile(models.Model):
     languages = models.JSONField(_("languages"), default=list, blank=True)
     # Concurrent conversations per channel kind, e.g. {"voice": 1, "webchat": 3, "email": 10}.
     capacity = models.JSONField(_("capacity"), default=default_capacity, blank=True)
-    presence = models.CharField(_("presence"), max_length=10, choices=Presence.choices, default=Presence.OFFLINE)
+    presence = models.CharField(
+        _("presence"), max_length=10, choices=Presence.choices, default=Presence.OFFLINE
+    )
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     ui_language = models.CharField(_("interface language"), max_length=10, blank=True)
     avatar_url = models.URLField(_("avatar"), blank=True)
@@ -65,6 +67,9 @@ class AgentSkill(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["agent", "skill"], name="agentskill_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.agent_id}: {self.skill_id} ({self.level})"
+
 
 class ApiToken(models.Model):
     """A bearer token for the REST API; only its SHA-256 is stored."""
@@ -76,6 +81,9 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
 
     @staticmethod
     def hash_key(key: str) -> str:
@@ -94,3 +102,6 @@ class AuditLog(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_type}:{self.target_id}"

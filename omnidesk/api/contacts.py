@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from omnidesk.conversations.access import AccessDenied, access_contact_by_id, accessible_contacts
 from omnidesk.contacts.actions import (
     IdentityTaken,
     do_add_identity,
@@ -24,6 +23,7 @@ from omnidesk.contacts.actions import (
 from omnidesk.contacts.constants import IdentityKind
 from omnidesk.contacts.identities import normalize_identity
 from omnidesk.contacts.models import Contact, ContactIdentity
+from omnidesk.conversations.access import AccessDenied, access_contact_by_id, accessible_contacts
 from omnidesk.inboxes.contract import IdentityClaim
 
 from .errors import ApiError, not_found

@@ -16,13 +16,13 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from omnidesk.accounts.models import AgentProfile
 from omnidesk.conversations.access import (
     AccessDenied,
     access_conversation_by_id,
     access_inbox_by_id,
     accessible_conversations,
 )
-from omnidesk.accounts.models import AgentProfile
 from omnidesk.conversations.actions import (
     MAX_TEXT,
     add_note,

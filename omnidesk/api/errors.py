@@ -12,9 +12,9 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
-from omnidesk.conversations.access import AccessDenied
 from omnidesk.contacts.actions import IdentityTaken
 from omnidesk.contacts.identities import InvalidIdentity
+from omnidesk.conversations.access import AccessDenied
 from omnidesk.conversations.actions import ActionError
 
 logger = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import Field
 
-from omnidesk.conversations.access import AccessDenied, access_inbox_by_id, accessible_inboxes
 from omnidesk.accounts.constants import Role
 from omnidesk.accounts.models import AgentProfile
+from omnidesk.conversations.access import AccessDenied, access_inbox_by_id, accessible_inboxes
 from omnidesk.inboxes.models import Inbox
 
 from .errors import not_found

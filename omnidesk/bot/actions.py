@@ -64,8 +64,9 @@ def config_for(inbox_id: int) -> BotConfig | None:
     return next(iter(BotConfig.objects.raw(sql, [inbox_id, True])), None)
 
 
-def set_config(inbox, *, enabled: bool, min_confidence: float | None = None,
-               hand_off_on_negative: bool | None = None) -> BotConfig:
+def set_config(
+    inbox, *, enabled: bool, min_confidence: float | None = None, hand_off_on_negative: bool | None = None
+) -> BotConfig:
     """Create or change the bot settings of one inbox; ``min_confidence`` None means the default."""
     if min_confidence is not None and not 0 <= min_confidence <= 1:
         raise ValueError("min_confidence must be between 0 and 1")
@@ -86,7 +87,10 @@ def _bot_is_done(conversation: Conversation) -> bool:
     if BotTurn.objects.filter(conversation=conversation, outcome=Outcome.HANDED_OFF).exists():
         return True
     return Message.objects.filter(
-        conversation=conversation, direction=Direction.OUT, kind=MessageKind.TEXT, sender_type=SenderType.AGENT
+        conversation=conversation,
+        direction=Direction.OUT,
+        kind=MessageKind.TEXT,
+        sender_type=SenderType.AGENT,
     ).exists()
 
 
@@ -99,8 +103,11 @@ def on_inbound(message_id: int, *, message: Message | None = None) -> bool:
     if message is None:
         message = Message.objects.select_related("conversation", "inbox").filter(pk=message_id).first()
     if (
-        message is None or message.inbox_id is None or message.direction != Direction.IN
-        or message.kind != MessageKind.TEXT or message.sender_type != SenderType.CONTACT
+        message is None
+        or message.inbox_id is None
+        or message.direction != Direction.IN
+        or message.kind != MessageKind.TEXT
+        or message.sender_type != SenderType.CONTACT
     ):
         return False
     config = config_for(message.inbox_id)
@@ -154,7 +161,9 @@ def _act(config: BotConfig, conversation: Conversation, message: Message, text: 
     if phrases.asks_for_human(text):
         waiting = _waiting_answer(conversation)
         if waiting is not None and phrases.feedback(text) is False:
-            _missed_hand_off(conversation, message, waiting)  # typed "no, a person please": same as the button
+            _missed_hand_off(
+                conversation, message, waiting
+            )  # typed "no, a person please": same as the button
             return False
         hand_off(conversation, message, HandoffReason.REQUEST, question=text)
         return False
@@ -167,15 +176,24 @@ def _act(config: BotConfig, conversation: Conversation, message: Message, text: 
         _helpful(conversation, message, waiting, language)
         return True
     if waiting is not None and verdict is False:
-        misses = BotTurn.objects.filter(conversation=conversation, outcome=Outcome.ANSWERED, helpful=False).count() + 1
+        misses = (
+            BotTurn.objects.filter(conversation=conversation, outcome=Outcome.ANSWERED, helpful=False).count()
+            + 1
+        )
         if misses >= 2:
             BotTurn.objects.filter(pk=waiting.pk).update(helpful=False)
             hand_off(conversation, message, HandoffReason.SECOND_MISS, question=waiting.question)
             return False
         with transaction.atomic():
             BotTurn.objects.filter(pk=waiting.pk).update(helpful=False)
-            BotTurn.objects.create(conversation=conversation, inbox=message.inbox, message=message, question=text,
-                                   language=language, outcome=Outcome.RETRY)
+            BotTurn.objects.create(
+                conversation=conversation,
+                inbox=message.inbox,
+                message=message,
+                question=text,
+                language=language,
+                outcome=Outcome.RETRY,
+            )
             _say(conversation, message, language, "retry")
         return True
     # Otherwise a new question (an earlier answer left without a verdict stays so).
@@ -195,9 +213,13 @@ def policy_for(config: BotConfig) -> AnswerPolicy:
     return AnswerPolicy(min_confidence=config.min_confidence)
 
 
-def _answer(config: BotConfig, conversation: Conversation, message: Message, text: str, language: str) -> bool:
+def _answer(
+    config: BotConfig, conversation: Conversation, message: Message, text: str, language: str
+) -> bool:
     index = get_index(PUBLIC)  # published, public articles only: the bot never answers from anything else
-    decision = answering.decide(index, text, language=language, policy=policy_for(config), hand_off_on_negative=False)
+    decision = answering.decide(
+        index, text, language=language, policy=policy_for(config), hand_off_on_negative=False
+    )
     result, passage = decision.result, decision.passage
     if not decision.answered or result is None or passage is None:
         hand_off(conversation, message, HandoffReason.LOW_CONFIDENCE, question=text, result=result)
@@ -213,19 +235,34 @@ def _answer(config: BotConfig, conversation: Conversation, message: Message, tex
             return False
         with translation.override(language or settings.LANGUAGE_CODE):
             ask = _("Did this answer your question? Reply yes or no.")
-        text_reply = answering.reply_text(passage.text, title=candidate.title, url=candidate.url,
-                                          short_url=candidate.short_url)
+        text_reply = answering.reply_text(
+            passage.text, title=candidate.title, url=candidate.url, short_url=candidate.short_url
+        )
         html_reply = ""
         if rich:
-            html_reply = answering.reply_html(kb_actions.render_markdown(passage.text), title=candidate.title,
-                                              url=candidate.url) + format_html("<p>{}</p>", ask)
+            html_reply = answering.reply_html(
+                kb_actions.render_markdown(passage.text), title=candidate.title, url=candidate.url
+            ) + format_html("<p>{}</p>", ask)
         conversation_actions.send_message(
-            conversation, inbox=message.inbox, text=f"{text_reply}\n\n{ask}", html=html_reply, sender_type=SenderType.BOT,
-            meta={"quick_replies": quick_replies(language)},  # stored with it: the widget and the live event see them
+            conversation,
+            inbox=message.inbox,
+            text=f"{text_reply}\n\n{ask}",
+            html=html_reply,
+            sender_type=SenderType.BOT,
+            meta={
+                "quick_replies": quick_replies(language)
+            },  # stored with it: the widget and the live event see them
         )
         BotTurn.objects.create(
-            conversation=conversation, inbox=message.inbox, message=message, question=text, language=language,
-            outcome=Outcome.ANSWERED, article_id=candidate.article_id, cosine=result.cosine, margin=result.margin,
+            conversation=conversation,
+            inbox=message.inbox,
+            message=message,
+            question=text,
+            language=language,
+            outcome=Outcome.ANSWERED,
+            article_id=candidate.article_id,
+            cosine=result.cosine,
+            margin=result.margin,
         )
     return True
 
@@ -234,13 +271,25 @@ def _helpful(conversation: Conversation, message: Message, turn: BotTurn, langua
     """The customer confirmed an answer: count it, learn the phrasing (after review), close the loop."""
     with transaction.atomic():
         BotTurn.objects.filter(pk=turn.pk).update(helpful=True)
-        BotTurn.objects.create(conversation=conversation, inbox=message.inbox, message=message, question=turn.question,
-                               language=language, outcome=Outcome.HELPFUL, article_id=turn.article_id)
+        BotTurn.objects.create(
+            conversation=conversation,
+            inbox=message.inbox,
+            message=message,
+            question=turn.question,
+            language=language,
+            outcome=Outcome.HELPFUL,
+            article_id=turn.article_id,
+        )
         _say(conversation, message, language, "glad")
     article = Article.objects.filter(pk=turn.article_id).first() if turn.article_id else None
     if article is not None:
-        kb_actions.add_example(article, turn.question, source=ExampleSource.BOT_CONFIRMED, language=turn.language,
-                               conversation=conversation)
+        kb_actions.add_example(
+            article,
+            turn.question,
+            source=ExampleSource.BOT_CONFIRMED,
+            language=turn.language,
+            conversation=conversation,
+        )
     conversation_actions.do_set_status(conversation, Status.RESOLVED)
 
 
@@ -251,7 +300,9 @@ def _say(conversation: Conversation, message: Message, language: str, what: str)
             "glad": _("Glad that helped! Write again any time."),
             "handoff": _("I'm passing you to a colleague, who will reply here as soon as possible."),
         }[what]
-    return conversation_actions.send_message(conversation, inbox=message.inbox, text=text, sender_type=SenderType.BOT)
+    return conversation_actions.send_message(
+        conversation, inbox=message.inbox, text=text, sender_type=SenderType.BOT
+    )
 
 
 def _candidate(doc_id: str, cosine: float) -> Candidate | None:
@@ -266,19 +317,29 @@ def _published_translations(doc_ids: list[str]) -> dict[str, tuple[int, str, str
     if not wanted:
         return {}
     rows = ArticleTranslation.objects.select_related("article").filter(
-        article_id__in={a for a, _l in wanted.values()}, language__in={lang for _a, lang in wanted.values()},
-        article__status=ArticleStatus.PUBLISHED, article__visibility=Visibility.PUBLIC,
+        article_id__in={a for a, _l in wanted.values()},
+        language__in={lang for _a, lang in wanted.values()},
+        article__status=ArticleStatus.PUBLISHED,
+        article__visibility=Visibility.PUBLIC,
     )
     by_key = {(row.article_id, row.language): row for row in rows}
     found = {}
     for doc_id, key in wanted.items():
         row = by_key.get(key)
         if row is not None:
-            found[doc_id] = (row.article_id, row.language, row.title, article_url(row), article_short_url(row))
+            found[doc_id] = (
+                row.article_id,
+                row.language,
+                row.title,
+                article_url(row),
+                article_short_url(row),
+            )
     return found
 
 
-def hand_off(conversation: Conversation, message: Message, reason: str, *, question: str = "", result=None) -> None:
+def hand_off(
+    conversation: Conversation, message: Message, reason: str, *, question: str = "", result=None
+) -> None:
     """Tell the customer a person will take over, and give the team the transcript and candidate articles."""
     if result is None and question:
         try:
@@ -300,24 +361,37 @@ def hand_off(conversation: Conversation, message: Message, reason: str, *, quest
         if BotTurn.objects.filter(conversation=locked, outcome=Outcome.HANDED_OFF).exists():
             return
         BotTurn.objects.create(
-            conversation=conversation, inbox=message.inbox, message=message, question=question, language=language,
-            outcome=Outcome.HANDED_OFF, reason=reason,
+            conversation=conversation,
+            inbox=message.inbox,
+            message=message,
+            question=question,
+            language=language,
+            outcome=Outcome.HANDED_OFF,
+            reason=reason,
             cosine=result.cosine if result is not None and result.hits else None,
             margin=result.margin if result is not None and result.hits else None,
         )
         _say(conversation, message, language, "handoff")
         conversation_actions.add_note(
-            conversation, None, _handoff_note(conversation, reason, candidates),
+            conversation,
+            None,
+            _handoff_note(conversation, reason, candidates),
             meta={"bot_handoff": {"reason": reason, "articles": [c.article_id for c in candidates]}},
         )
 
 
 def _handoff_note(conversation: Conversation, reason: str, candidates: list[Candidate]) -> str:
     """The internal note, in the workspace's default language (agents read it, not the customer)."""
-    lines = [_("The answer bot handed this conversation over: %(reason)s.") % {"reason": HandoffReason(reason).label}, ""]
+    lines = [
+        _("The answer bot handed this conversation over: %(reason)s.")
+        % {"reason": HandoffReason(reason).label},
+        "",
+    ]
     lines.append(_("Transcript:"))
     recent = list(
-        Message.objects.filter(conversation=conversation, kind=MessageKind.TEXT).order_by("-created_at", "-id")[:TRANSCRIPT_MESSAGES]
+        Message.objects.filter(conversation=conversation, kind=MessageKind.TEXT).order_by(
+            "-created_at", "-id"
+        )[:TRANSCRIPT_MESSAGES]
     )
     speakers = {SenderType.CONTACT: _("Customer"), SenderType.BOT: _("Bot"), SenderType.AGENT: _("Agent")}
     for m in reversed(recent):

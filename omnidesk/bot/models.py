@@ -26,14 +26,20 @@ class BotConfig(models.Model):
 class BotTurn(models.Model):
     """One thing the bot did in a conversation: answered, handed off, or took the customer's feedback."""
 
-    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="bot_turns")
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="bot_turns"
+    )
     inbox = models.ForeignKey("inboxes.Inbox", on_delete=models.CASCADE, related_name="+")
-    message = models.ForeignKey("conversations.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.ForeignKey(
+        "conversations.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     question = models.TextField(blank=True)  # the customer's words the bot acted on
     language = models.CharField(max_length=16, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
     reason = models.CharField(max_length=16, choices=HandoffReason.choices, blank=True)
-    article = models.ForeignKey("knowledge.Article", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    article = models.ForeignKey(
+        "knowledge.Article", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     cosine = models.FloatField(null=True, blank=True)
     margin = models.FloatField(null=True, blank=True)
     # On an ANSWERED turn: the customer's verdict once given (None while waiting or never given).
@@ -43,3 +49,6 @@ class BotTurn(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["inbox", "outcome", "created_at"], name="botturn_inbox_outcome")]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} in {self.conversation_id}"

@@ -13,26 +13,85 @@ import unicodedata
 # hand-off costs an agent's time, a missed one only a turn (the customer can say "agent").
 _HUMAN_WORDS = {
     # en
-    "agent", "human", "operator", "representative", "supervisor",
+    "agent",
+    "human",
+    "operator",
+    "representative",
+    "supervisor",
     # it
-    "operatore", "operatrice", "umano", "assistenza umana", "persona reale",
+    "operatore",
+    "operatrice",
+    "umano",
+    "assistenza umana",
+    "persona reale",
     # pl
-    "konsultant", "konsultanta", "konsultantem", "czlowiek", "czlowieka", "czlowiekiem", "operatora",
-    "pracownik", "pracownika", "pracownikiem", "osoba z obslugi",
+    "konsultant",
+    "konsultanta",
+    "konsultantem",
+    "czlowiek",
+    "czlowieka",
+    "czlowiekiem",
+    "operatora",
+    "pracownik",
+    "pracownika",
+    "pracownikiem",
+    "osoba z obslugi",
 }
-_HUMAN_PHRASES = ("real person", "talk to a", "speak to a", "speak with a", "talk with a", "parlare con", "rozmawiac z")
+_HUMAN_PHRASES = (
+    "real person",
+    "talk to a",
+    "speak to a",
+    "speak with a",
+    "talk with a",
+    "parlare con",
+    "rozmawiac z",
+)
 # Chinese has no word boundaries: substrings (Simplified and Traditional).
 _HUMAN_HAN = ("人工", "真人", "客服", "转人工", "轉人工", "找人", "员工", "員工")
 
 _YES_WORDS = {
-    "yes", "yeah", "yep", "yup", "y", "ok", "okay", "thanks", "thank", "perfect", "great", "solved", "helped", "it did",
-    "si", "sì", "grazie", "perfetto", "certo", "risolto", "esatto",
-    "tak", "dzieki", "dziekuje", "super", "pomoglo", "swietnie",
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "y",
+    "ok",
+    "okay",
+    "thanks",
+    "thank",
+    "perfect",
+    "great",
+    "solved",
+    "helped",
+    "it did",
+    "si",
+    "sì",
+    "grazie",
+    "perfetto",
+    "certo",
+    "risolto",
+    "esatto",
+    "tak",
+    "dzieki",
+    "dziekuje",
+    "super",
+    "pomoglo",
+    "swietnie",
 }
 _NO_WORDS = {
-    "no", "nope", "nah", "n", "not", "didn't", "didnt", "doesn't", "wrong",
-    "non", "niente",
-    "nie", "niestety",
+    "no",
+    "nope",
+    "nah",
+    "n",
+    "not",
+    "didn't",
+    "didnt",
+    "doesn't",
+    "wrong",
+    "non",
+    "niente",
+    "nie",
+    "niestety",
 }
 _YES_HAN = ("是", "对", "對", "好", "谢谢", "謝謝", "解决", "解決", "有用", "有帮助", "有幫助", "可以")
 _NO_HAN = ("不", "没", "沒", "否", "无用", "無用")

@@ -54,7 +54,14 @@ def metrics(since: dt.datetime | None = None) -> list[InboxMetrics]:
         .order_by("inbox__name", "inbox_id")
     )
     return [
-        InboxMetrics(r["inbox_id"], r["inbox__name"], r["n_answered"], r["n_helpful"], r["n_not_helpful"], r["n_handed_off"])
+        InboxMetrics(
+            r["inbox_id"],
+            r["inbox__name"],
+            r["n_answered"],
+            r["n_helpful"],
+            r["n_not_helpful"],
+            r["n_handed_off"],
+        )
         for r in rows
     ]
 
@@ -71,7 +78,8 @@ class Gap:
 
 def unanswered_turns(since: dt.datetime | None = None):
     turns = BotTurn.objects.filter(
-        Q(outcome=Outcome.HANDED_OFF, reason=HandoffReason.LOW_CONFIDENCE) | Q(outcome=Outcome.ANSWERED, helpful=False)
+        Q(outcome=Outcome.HANDED_OFF, reason=HandoffReason.LOW_CONFIDENCE)
+        | Q(outcome=Outcome.ANSWERED, helpful=False)
     ).exclude(question="")
     if since is not None:
         turns = turns.filter(created_at__gte=since)
@@ -121,8 +129,10 @@ def _gap_version() -> tuple:
     The time guards against an id used again (SQLite after the newest row was deleted, or a test's
     rolled-back transaction): the new row has the same id but not the same created_at.
     """
-    agg = unanswered_turns().order_by().aggregate(
-        n=Count("id"), last=Max("id"), total=Sum("id"), newest=Max("created_at")
+    agg = (
+        unanswered_turns()
+        .order_by()
+        .aggregate(n=Count("id"), last=Max("id"), total=Sum("id"), newest=Max("created_at"))
     )
     return (agg["n"], agg["last"], agg["total"], agg["newest"])
 
@@ -164,8 +174,9 @@ class _GapClusters:
         self.n_groups = 0
 
     @classmethod
-    def build(cls, rows: list[tuple[int, str, dt.datetime]], threshold: float,
-              known: dict[int, np.ndarray]) -> _GapClusters:
+    def build(
+        cls, rows: list[tuple[int, str, dt.datetime]], threshold: float, known: dict[int, np.ndarray]
+    ) -> _GapClusters:
         clusters = cls(threshold)
         clusters.extend(rows, known)
         return clusters
@@ -178,8 +189,9 @@ class _GapClusters:
     def vectors_by_id(self) -> dict[int, np.ndarray]:
         return {turn_id: self.vectors[pos] for turn_id, pos in self.positions.items()}
 
-    def extend(self, rows: list[tuple[int, str, dt.datetime]],
-               known: dict[int, np.ndarray] | None = None) -> None:
+    def extend(
+        self, rows: list[tuple[int, str, dt.datetime]], known: dict[int, np.ndarray] | None = None
+    ) -> None:
         if not rows:
             return
         from omnidesk.nlp import embed

@@ -49,9 +49,16 @@ def bot_settings(request: HttpRequest) -> HttpResponse:
     rows = []
     for inbox in inboxes:
         config = configs.get(inbox.pk)
-        rows.append((inbox, BotConfigForm(initial={
-            "enabled": config.enabled if config else False,
-            "min_confidence": config.min_confidence if config else None,
-            "hand_off_on_negative": config.hand_off_on_negative if config else True,
-        })))
+        rows.append(
+            (
+                inbox,
+                BotConfigForm(
+                    initial={
+                        "enabled": config.enabled if config else False,
+                        "min_confidence": config.min_confidence if config else None,
+                        "hand_off_on_negative": config.hand_off_on_negative if config else True,
+                    }
+                ),
+            )
+        )
     return render(request, "bot/settings.html", {"rows": rows, "metrics": queries.metrics()})

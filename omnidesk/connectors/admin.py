@@ -110,7 +110,7 @@ class InboxForm(forms.ModelForm):
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         kind = self._kind()
         connector = connector_class(kind) if kind else None
         given = {
@@ -164,7 +164,16 @@ class InboxForm(forms.ModelForm):
 @admin.register(Inbox)
 class InboxAdmin(admin.ModelAdmin):
     form = InboxForm
-    list_display = ["name", "kind", "enabled", "default_team", "last_inbound", "last_outbound", "last_error", "listener"]
+    list_display = [
+        "name",
+        "kind",
+        "enabled",
+        "default_team",
+        "last_inbound",
+        "last_outbound",
+        "last_error",
+        "listener",
+    ]
     list_select_related = ["default_team", "health"]
     actions = ["test_connection"]
     list_filter = ["kind", "enabled", "default_team"]
@@ -185,13 +194,11 @@ class InboxAdmin(admin.ModelAdmin):
         kwargs["form"] = inbox_form()
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fieldsets(
-        self, request: HttpRequest, obj: Inbox | None = None
-    ) -> list[tuple[Any, dict[str, Any]]]:
+    def get_fieldsets(self, request: HttpRequest, obj: Inbox | None = None) -> Any:
         secret_fields = [SECRET_PREFIX + name for name in sorted(_secret_names())]
         existing = obj is not None
         # A web chat is reached through the widget, not a webhook: its settings show the embed tag.
-        address = "embed_snippet" if existing and obj.kind == ChannelKind.WEBCHAT else "webhook_url"
+        address = "embed_snippet" if obj is not None and obj.kind == ChannelKind.WEBCHAT else "webhook_url"
         return [
             (
                 None,
@@ -267,7 +274,9 @@ class InboxAdmin(admin.ModelAdmin):
         health = self._health(inbox)
         if not health or not health.last_error:
             return "—"
-        return format_html('<span title="{}">{}: {}</span>', health.last_error, health.last_error_at, health.last_error[:120])
+        return format_html(
+            '<span title="{}">{}: {}</span>', health.last_error, health.last_error_at, health.last_error[:120]
+        )
 
     @admin.display(description=_("listener"))
     def listener(self, inbox: Inbox) -> str:
@@ -279,13 +288,17 @@ class InboxAdmin(admin.ModelAdmin):
         for inbox in queryset:
             cls = connector_class(inbox.kind)
             if cls is None:
-                self.message_user(request, _("%(inbox)s: no connector serves this channel.") % {"inbox": inbox}, "error")
+                self.message_user(
+                    request, _("%(inbox)s: no connector serves this channel.") % {"inbox": inbox}, "error"
+                )
                 continue
             try:
                 problem = cls(inbox).check_connection()
             except Exception as exc:  # the admin sees what failed, whatever the connector raised
                 problem = f"{type(exc).__name__}: {exc}"
             if problem:
-                self.message_user(request, _("%(inbox)s: %(problem)s") % {"inbox": inbox, "problem": problem}, "error")
+                self.message_user(
+                    request, _("%(inbox)s: %(problem)s") % {"inbox": inbox, "problem": problem}, "error"
+                )
             else:
                 self.message_user(request, _("%(inbox)s: the connection works.") % {"inbox": inbox})

@@ -121,9 +121,7 @@ def require_content_type(request: HttpRequest, *types: str) -> None:
     """PayloadError unless the request's Content-Type is one of `types` (parameters such as charset aside)."""
     given = (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
     if given not in types:
-        raise UnsupportedMediaType(
-            f"Content-Type must be {' or '.join(types)}, not {given or 'missing'}"
-        )
+        raise UnsupportedMediaType(f"Content-Type must be {' or '.join(types)}, not {given or 'missing'}")
 
 
 Deliver = Callable[[list[Event]], None]
@@ -212,7 +210,7 @@ class Connector:
         raise PermanentSendError(_("replies cannot be sent on this channel"))
 
     def check_connection(self) -> str | None:
-        """"Test connection" on the inbox's settings screen: None when the provider answers as expected,
+        """ "Test connection" on the inbox's settings screen: None when the provider answers as expected,
         else what is wrong, in words an admin can act on."""
         return None
 

@@ -9,7 +9,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from omnidesk.accounts.audit import audit
-
 from omnidesk.inboxes.contract import IdentityClaim
 
 from .identities import normalize_identity
@@ -54,10 +53,14 @@ def do_create_contact(claims: Sequence[IdentityClaim], *, actor: Any = None, **f
         contact = Contact.objects.create(**fields)
         try:
             with transaction.atomic():
-                ContactIdentity.objects.bulk_create([
-                    ContactIdentity(contact=contact, kind=c.kind, scope=c.scope, value=c.value, verified=c.verified)
-                    for c in normalized
-                ])
+                ContactIdentity.objects.bulk_create(
+                    [
+                        ContactIdentity(
+                            contact=contact, kind=c.kind, scope=c.scope, value=c.value, verified=c.verified
+                        )
+                        for c in normalized
+                    ]
+                )
         except IntegrityError as exc:  # a concurrent create claimed one of them first
             first = normalized[0]
             raise IdentityTaken(first.kind, first.value) from exc
@@ -82,7 +85,10 @@ def do_merge_contacts(target: Contact, source: Contact, *, actor: Any = None) ->
 
     with transaction.atomic():
         # Lock both rows in id order so two merges of the same pair cannot deadlock.
-        locked = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[target.pk, source.pk]).order_by("pk")}
+        locked = {
+            c.pk: c
+            for c in Contact.objects.select_for_update().filter(pk__in=[target.pk, source.pk]).order_by("pk")
+        }
         target, source = locked[target.pk], locked[source.pk]
         identities = ContactIdentity.objects.filter(contact=source).update(contact=target)
         conversations = source.conversations.update(contact=target)
@@ -103,8 +109,12 @@ def do_merge_contacts(target: Contact, source: Contact, *, actor: Any = None) ->
         source.merged_into = target
         source.save(update_fields=["merged_into"])
         audit(
-            actor, "contact.merged", target,
-            source=str(source.uuid), identities=identities, conversations=conversations,
+            actor,
+            "contact.merged",
+            target,
+            source=str(source.uuid),
+            identities=identities,
+            conversations=conversations,
         )
     return target
 

@@ -20,7 +20,9 @@ class Contact(models.Model):
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
     # Consent per channel kind, e.g. {"sms": {"marketing": false}}.
     consent = models.JSONField(_("consent"), default=dict, blank=True)
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

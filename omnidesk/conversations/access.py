@@ -26,7 +26,9 @@ def accessible_inboxes(agent: AgentProfile) -> QuerySet[Inbox]:
     if sees_everything(agent):
         return Inbox.objects.all()
     return Inbox.objects.filter(
-        Q(agents=agent) | Q(default_team__in=agent.teams.all()) | Q(agents__isnull=True, default_team__isnull=True)
+        Q(agents=agent)
+        | Q(default_team__in=agent.teams.all())
+        | Q(agents__isnull=True, default_team__isnull=True)
     ).distinct()
 
 

@@ -15,7 +15,6 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from omnidesk.accounts.audit import audit
 from omnidesk.accounts.models import AgentProfile
 from omnidesk.inboxes import health
 from omnidesk.inboxes.contract import InboundAttachment, InboundEvent, StatusEvent
@@ -52,7 +51,9 @@ def _event_message(conversation: Conversation, now: dt.datetime, event_type: str
     return message
 
 
-def receive_events(inbox: Inbox, events_: Sequence[InboundEvent | StatusEvent], savepoint: bool = True) -> list[Received]:
+def receive_events(
+    inbox: Inbox, events_: Sequence[InboundEvent | StatusEvent], savepoint: bool = True
+) -> list[Received]:
     """The spine's one way in: a source's events in their order, consecutive messages stored as one envelope
     (batch.py), delivery statuses applied in their place; one Received per message. Every source calls this:
     the journal's consumer for webhooks, listeners, the widget and the web form.
@@ -209,7 +210,10 @@ def send_message(
         )
         for item in files:
             attachment = Attachment(
-                message=message, filename=item.filename[:255], content_type=item.content_type[:100], size=len(item.data)
+                message=message,
+                filename=item.filename[:255],
+                content_type=item.content_type[:100],
+                size=len(item.data),
             )
             attachment.file.save(item.filename[:100], ContentFile(item.data), save=False)
             attachment.save()
@@ -228,7 +232,9 @@ def send_message(
     return message
 
 
-def add_note(conversation: Conversation, agent: AgentProfile | None, text: str, *, meta: dict | None = None) -> Message:
+def add_note(
+    conversation: Conversation, agent: AgentProfile | None, text: str, *, meta: dict | None = None
+) -> Message:
     text = (text or "").strip()
     if not text:
         raise ActionError("empty", "a note needs text")
@@ -255,7 +261,9 @@ def _lock(conversation: Conversation) -> Conversation:
     return Conversation.objects.select_for_update().select_related("current_inbox").get(pk=conversation.pk)
 
 
-def do_assign(conversation: Conversation, agent: AgentProfile | None, *, by: AgentProfile | None = None) -> Conversation:
+def do_assign(
+    conversation: Conversation, agent: AgentProfile | None, *, by: AgentProfile | None = None
+) -> Conversation:
     """Assign (or unassign with None). Row-locked, so a conversation never has two assignees."""
     with transaction.atomic():
         conv = _lock(conversation)
@@ -275,7 +283,11 @@ def do_assign(conversation: Conversation, agent: AgentProfile | None, *, by: Age
 
 
 def do_set_status(
-    conversation: Conversation, status: str, *, by: AgentProfile | None = None, snooze_until: dt.datetime | None = None
+    conversation: Conversation,
+    status: str,
+    *,
+    by: AgentProfile | None = None,
+    snooze_until: dt.datetime | None = None,
 ) -> Conversation:
     if status not in Status.values:
         raise ActionError("bad_status", f"unknown status {status!r}")
@@ -297,7 +309,9 @@ def do_set_status(
     return conv
 
 
-def do_set_priority(conversation: Conversation, priority: int, *, by: AgentProfile | None = None) -> Conversation:
+def do_set_priority(
+    conversation: Conversation, priority: int, *, by: AgentProfile | None = None
+) -> Conversation:
     if priority not in Priority.values:
         raise ActionError("bad_priority", f"unknown priority {priority!r}")
     with transaction.atomic():
@@ -306,7 +320,9 @@ def do_set_priority(conversation: Conversation, priority: int, *, by: AgentProfi
             return conv
         conv.priority = priority
         conv.save(update_fields=["priority"])
-        _event_message(conv, timezone.now(), EventType.PRIORITY, priority=priority, by=by.name if by else "system")
+        _event_message(
+            conv, timezone.now(), EventType.PRIORITY, priority=priority, by=by.name if by else "system"
+        )
         events.publish_conversation_updated(conv)
     return conv
 

@@ -35,7 +35,7 @@ class ConversationAdminForm(forms.ModelForm):
 
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = [
+    fields = (
         "created_at",
         "direction",
         "kind",
@@ -44,7 +44,7 @@ class MessageInline(admin.TabularInline):
         "inbox",
         "status",
         "short_text",
-    ]
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -23,11 +23,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from omnidesk.contacts.actions import normalize_claims
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.contacts.models import Contact, ContactIdentity
 from omnidesk.db.rows import Columns, insert_instances, marks, table, update_instances, values_together
 from omnidesk.db.tasks import enqueue_many
-from omnidesk.inboxes.contract import InboundEvent
+from omnidesk.inboxes.contract import IdentityClaim, InboundEvent
 from omnidesk.inboxes.models import Inbox
 
 from . import events as realtime
@@ -127,7 +126,8 @@ class _Envelope:
             )
         contact = Columns.of(Contact, "c")
         if values:
-            where, params = [], []
+            where: list[str] = []
+            params: list[Any] = []
             for (kind, scope), vals in values.items():
                 where.append(f"(i.kind = %s AND i.scope = %s AND i.value IN ({marks(vals)}))")
                 params += [kind, scope, *sorted(vals)]
@@ -144,7 +144,7 @@ class _Envelope:
         if found:
             redelivered = Message.objects.filter(pk__in=[r[0] for r in found])
             for message in redelivered.select_related("conversation"):
-                self.stored[message.external_id] = message
+                self.stored[message.external_id or ""] = message
         for row in results.pop(0) if values else []:
             owner = contact.build(row, 3)
             self.owners[(row[0], row[1], row[2])] = self.contacts.setdefault(owner.pk, owner)
@@ -157,14 +157,19 @@ class _Envelope:
         where = [
             f"(contact_id IN ({marks(ids)}) AND status IN ({marks(statuses)}) AND last_message_at >= %s)"
         ]
-        params = [*ids, *statuses, Conversation._meta.get_field("last_message_at").get_db_prep_value(since, connection)]
+        params = [
+            *ids,
+            *statuses,
+            Conversation._meta.get_field("last_message_at").get_db_prep_value(since, connection),
+        ]
         ref_rows: list[tuple[str, int, dt.datetime]] = []
         if refs:
-            ref_rows = list(
-                Message.objects.filter(external_id__in=refs, inbox__kind=self.inbox.kind).values_list(
-                    "external_id", "conversation_id", "created_at"
-                )
-            )
+            ref_rows = [
+                (external_id or "", conversation_id, created_at)
+                for external_id, conversation_id, created_at in Message.objects.filter(
+                    external_id__in=refs, inbox__kind=self.inbox.kind
+                ).values_list("external_id", "conversation_id", "created_at")
+            ]
             where.append(f"reply_token IN ({marks(refs)})")
             params += sorted(refs)
             if ref_rows:
@@ -228,13 +233,17 @@ class _Envelope:
             self.renamed[contact.pk] = contact
         for c in found.attach:
             self.new_identities.append(
-                ContactIdentity(contact=contact, kind=c.kind, scope=c.scope, value=c.value, verified=c.verified)
+                ContactIdentity(
+                    contact=contact, kind=c.kind, scope=c.scope, value=c.value, verified=c.verified
+                )
             )
             self.owners[rules.key(c)] = contact
         return contact, created
 
     def _thread(self, refs: tuple[str, ...]) -> Conversation | None:
-        by_token = sorted((self.by_token[r] for r in refs if r in self.by_token), key=lambda c: self.order[id(c)])
+        by_token = sorted(
+            (self.by_token[r] for r in refs if r in self.by_token), key=lambda c: self.order[id(c)]
+        )
         return rules.thread(by_token, [found for r in refs for found in self.by_ref.get(r, ())])
 
     def _one(self, event: InboundEvent, claims: list[IdentityClaim]) -> Received:
@@ -309,5 +318,3 @@ class _Envelope:
         if self.with_media:
             enqueue_many(fetch_media, [(m.pk,) for m in self.with_media])
         return results
-
-

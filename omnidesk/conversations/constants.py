@@ -50,7 +50,7 @@ class DeliveryStatus(models.TextChoices):
 
 
 # Status callbacks only move forward; FAILED may replace QUEUED or SENT (a bounce after sending).
-DELIVERY_ORDER = {
+DELIVERY_ORDER: dict[str, int] = {
     DeliveryStatus.QUEUED: 0,
     DeliveryStatus.SENT: 1,
     DeliveryStatus.DELIVERED: 2,

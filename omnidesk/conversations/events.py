@@ -7,7 +7,7 @@ from django.db import connection
 from omnidesk.realtime import events as ev
 from omnidesk.realtime.publish import publish
 
-from .models import Conversation, Message
+from .models import Conversation, Message, Tag
 
 
 def tag_names(conversation_id: int) -> list[str]:
@@ -15,7 +15,7 @@ def tag_names(conversation_id: int) -> list[str]:
     for every message whose rules or policies look at tags, and the ORM's query building cost more than
     the read (bench/inbound)."""
     tags = Conversation.tags.through._meta
-    table = tags.get_field("tag").related_model._meta.db_table
+    table = Tag._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT t.name FROM {table} t JOIN {tags.db_table} ct ON ct.tag_id = t.id"  # noqa: S608 - table names from model meta, values bound
@@ -27,7 +27,7 @@ def tag_names(conversation_id: int) -> list[str]:
 
 def message_payload(message: Message) -> ev.MessagePayload:
     inbox = message.inbox
-    if message.sender_agent_id:
+    if message.sender_agent is not None:
         sender_name = message.sender_agent.name
     elif message.sender_type == "contact":
         sender_name = message.conversation.contact.name
@@ -70,12 +70,17 @@ def publish_message_updated(message: Message) -> None:
 def publish_message_status(message: Message) -> None:
     conversation = message.conversation
     event = ev.MessageStatus(
-        conversation_id=str(conversation.uuid), message_id=str(message.uuid), status=message.status, error=message.error
+        conversation_id=str(conversation.uuid),
+        message_id=str(message.uuid),
+        status=message.status,
+        error=message.error,
     )
     publish([ev.conversation_group(conversation.uuid)], event)
 
 
-def publish_conversation_updated(conversation: Conversation, *, created: bool = False, tags: list[str] | None = None) -> None:
+def publish_conversation_updated(
+    conversation: Conversation, *, created: bool = False, tags: list[str] | None = None
+) -> None:
     inbox = conversation.current_inbox
     if tags is None:
         tags = tag_names(conversation.pk)

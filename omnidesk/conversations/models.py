@@ -28,11 +28,15 @@ class Conversation(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     contact = models.ForeignKey("contacts.Contact", on_delete=models.PROTECT, related_name="conversations")
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
-    priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices, default=Priority.NORMAL)
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
     assignee = models.ForeignKey(
         "accounts.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned"
     )
-    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     language = models.CharField(_("language"), max_length=16, blank=True)
     subject = models.CharField(_("subject"), max_length=255, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="conversations")
@@ -58,7 +62,9 @@ class Conversation(models.Model):
     assignee_opened_at = models.DateTimeField(null=True, blank=True)
     required_skills = models.JSONField(default=dict, blank=True)  # skill id -> minimum level
     routing_exclude = models.JSONField(default=list, blank=True)  # agents who let it time out
-    sla_policy = models.ForeignKey("sla.SlaPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sla_policy = models.ForeignKey(
+        "sla.SlaPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     first_response_due = models.DateTimeField(null=True, blank=True)
     next_response_due = models.DateTimeField(null=True, blank=True)
     resolution_due = models.DateTimeField(null=True, blank=True)
@@ -80,7 +86,11 @@ class Conversation(models.Model):
                 name="conv_routing_queue",
             ),
             # Each agent's load (open and pending conversations held), read on every routing decision.
-            models.Index(fields=["assignee", "status", "current_inbox"], condition=Q(assignee__isnull=False), name="conv_assignee_load"),
+            models.Index(
+                fields=["assignee", "status", "current_inbox"],
+                condition=Q(assignee__isnull=False),
+                name="conv_assignee_load",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -91,7 +101,9 @@ class Message(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     # The channel it travelled on; empty for notes and events.
-    inbox = models.ForeignKey("inboxes.Inbox", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    inbox = models.ForeignKey(
+        "inboxes.Inbox", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     direction = models.CharField(max_length=3, choices=Direction.choices)
     kind = models.CharField(max_length=8, choices=MessageKind.choices, default=MessageKind.TEXT)
     sender_type = models.CharField(max_length=8, choices=SenderType.choices)
@@ -102,7 +114,9 @@ class Message(models.Model):
     html = models.TextField(blank=True)  # sanitised with nh3 before it is stored
     language = models.CharField(max_length=16, blank=True)
     subject = models.CharField(max_length=255, blank=True)
-    external_id = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "", when there is none: unique per inbox among the messages that have one.
+    # NULL, not "", when there is none: unique per inbox among the messages that have one.
+    external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -117,13 +131,18 @@ class Message(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["inbox", "external_id"], condition=Q(external_id__isnull=False), name="message_external_unique"
+                fields=["inbox", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="message_external_unique",
             ),
         ]
         indexes = [
             models.Index(fields=["conversation", "created_at"], name="msg_conv_created"),
             models.Index(fields=["status"], condition=Q(status="queued"), name="msg_queued"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.kind} {self.uuid}"
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:
@@ -137,7 +156,8 @@ class Attachment(models.Model):
     content_type = models.CharField(max_length=100)
     size = models.PositiveIntegerField()
 
-
+    def __str__(self) -> str:
+        return self.filename
 
 
 __all__ = ["Attachment", "Conversation", "Message", "Tag"]

@@ -51,7 +51,9 @@ def reply_identity(conversation: Conversation, inbox: Inbox) -> ContactIdentity 
         return None
     # An identity scoped to one inbox (an API customer id, a Messenger PSID) is reachable only through it.
     scope = Q(scope="") | Q(scope=str(inbox.uuid))
-    identities = ContactIdentity.objects.filter(scope, contact=conversation.contact_id, kind=cls.identity.kind)
+    identities = ContactIdentity.objects.filter(
+        scope, contact=conversation.contact_id, kind=cls.identity.kind
+    )
     return identities.order_by("-verified", "-created_at").first()
 
 
@@ -77,7 +79,9 @@ class ReplyRules:
 def last_customer_message_at(conversation: Conversation, inbox: Inbox) -> dt.datetime | None:
     """When the customer last wrote on this channel (any of their conversations): a reply window runs from it."""
     return (
-        Message.objects.filter(inbox=inbox, direction=Direction.IN, conversation__contact_id=conversation.contact_id)
+        Message.objects.filter(
+            inbox=inbox, direction=Direction.IN, conversation__contact_id=conversation.contact_id
+        )
         .order_by("-created_at")
         .values_list("created_at", flat=True)
         .first()
@@ -88,12 +92,22 @@ def reply_rules(conversation: Conversation, inbox: Inbox, now: dt.datetime | Non
     connector = connector_for(inbox)
     if connector is None:
         return ReplyRules(
-            inbox, False, False, False, "", None, _("This channel is not available."), Limits(), Capabilities()
+            inbox,
+            False,
+            False,
+            False,
+            "",
+            None,
+            _("This channel is not available."),
+            Limits(),
+            Capabilities(),
         )
     limits, capabilities = limits_of(connector), connector.capabilities
     label = str(getattr(connector, "label", inbox.kind))
     if not inbox.enabled:
-        return ReplyRules(inbox, False, False, False, "", None, _("This channel is disabled."), limits, capabilities)
+        return ReplyRules(
+            inbox, False, False, False, "", None, _("This channel is disabled."), limits, capabilities
+        )
     if reply_identity(conversation, inbox) is None:
         reason = _("The customer cannot be reached on %(channel)s.") % {"channel": label}
         return ReplyRules(inbox, False, False, False, "", None, reason, limits, capabilities)
@@ -162,7 +176,9 @@ def check_text(rules: ReplyRules, text: str) -> list[str]:
     if len(parts) > limits.max_parts:
         raise ActionError(
             "too_long",
-            _("On %(channel)s this reply would take %(parts)s messages; at most %(max)s are sent for one reply.")
+            _(
+                "On %(channel)s this reply would take %(parts)s messages; at most %(max)s are sent for one reply."
+            )
             % {"channel": _channel(rules), "parts": len(parts), "max": limits.max_parts},
         )
     return parts

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 import nh3
 from django.utils.html import strip_tags
 
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.contacts.models import Contact
-from omnidesk.inboxes.contract import InboundEvent
+from omnidesk.inboxes.contract import IdentityClaim, InboundEvent
 
 from .constants import ACTIVE_STATUSES, DeliveryStatus, Direction, EventType, MessageKind, SenderType, Status
 from .models import Conversation, Message
@@ -100,7 +99,9 @@ def may_join(conversation: Conversation, contact: Contact) -> bool:
     return conversation.contact_id == contact.pk
 
 
-def continuing(candidates: Iterable[Conversation], now: dt.datetime, window: dt.timedelta) -> Conversation | None:
+def continuing(
+    candidates: Iterable[Conversation], now: dt.datetime, window: dt.timedelta
+) -> Conversation | None:
     """The contact's open or pending conversation on any channel with a message within the window."""
     since = now - window
     live = [c for c in candidates if c.status in ACTIVE_STATUSES and c.last_message_at >= since]
@@ -161,7 +162,9 @@ def text_of(text: str, html: str) -> str:
     return (text or (strip_tags(html) if html else ""))[:MAX_TEXT]
 
 
-def inbound_message(conversation: Conversation, inbox: Inbox, event: InboundEvent, now: dt.datetime) -> Message:
+def inbound_message(
+    conversation: Conversation, inbox: Inbox, event: InboundEvent, now: dt.datetime
+) -> Message:
     """The customer's message row for `event` (unsaved)."""
     html = clean_html(event.html)
     meta: dict[str, Any] = {"refs": list(event.thread_refs), **event.metadata}

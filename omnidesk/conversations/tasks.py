@@ -18,7 +18,9 @@ from django_tasks_db.models import DBTaskResult
 
 from omnidesk.inboxes import health
 from omnidesk.inboxes.contract import (
+    ChannelConnector,
     IdentityClaim,
+    InboundAttachment,
     MediaError,
     MediaRef,
     OutboundMessage,
@@ -67,6 +69,7 @@ def deliver(message_id: int) -> str:
         message.claimed_until = now + dt.timedelta(seconds=CLAIM_SECONDS)
         message.save(update_fields=["attempts", "claimed_until"])
     inbox = message.inbox
+    assert inbox is not None  # an outbound text message always names its channel
     meta = message.meta or {}
     try:
         cls = connector_class(inbox.kind)
@@ -86,10 +89,14 @@ def deliver(message_id: int) -> str:
             subject=message.conversation.subject,
             sender_name=message.sender_agent.name if message.sender_agent else "",
             thread_refs=tuple(
-                Message.objects.filter(conversation=message.conversation, inbox=inbox, external_id__isnull=False)
+                ref
+                for ref in Message.objects.filter(
+                    conversation=message.conversation, inbox=inbox, external_id__isnull=False
+                )
                 .exclude(pk=message.pk)
                 .order_by("-created_at")
                 .values_list("external_id", flat=True)[:10]
+                if ref
             ),
             template=Template(template["name"], template["language"], tuple(template.get("parameters", ())))
             if template
@@ -97,7 +104,11 @@ def deliver(message_id: int) -> str:
             tag=meta.get("tag", ""),
             options=meta.get("send_options", {}),
         )
-        parts = split_text(message.text, cls.limits.text_length) if len(message.text) > cls.limits.text_length else []
+        parts = (
+            split_text(message.text, cls.limits.text_length)
+            if len(message.text) > cls.limits.text_length
+            else []
+        )
         if len(parts) > 1 and cls.limits.split_text and template is None:
             external_id = _send_parts(message_id, connector, base, parts, meta.get("parts_sent", []))
         else:
@@ -115,14 +126,16 @@ def deliver(message_id: int) -> str:
     return _finish(message_id, DeliveryStatus.SENT, external_id=external_id)
 
 
-def _send_parts(message_id: int, connector: object, base: OutboundMessage, parts: list[str], sent: list[str]) -> str:
+def _send_parts(
+    message_id: int, connector: ChannelConnector, base: OutboundMessage, parts: list[str], sent: list[str]
+) -> str:
     """A long text sent as several messages, each with its own idempotency key; the ids of the parts already
     sent are kept with the message, so a retry after a failure sends only the rest."""
     ids = list(sent)
     for n, text in enumerate(parts):
         if n < len(ids):
             continue
-        result = connector.send(replace(base, text=text, html="", part=n))  # type: ignore[attr-defined]
+        result = connector.send(replace(base, text=text, html="", part=n))
         ids.append(result.external_id)
         with transaction.atomic():
             message = Message.objects.select_for_update(of=("self",)).get(pk=message_id)
@@ -133,7 +146,9 @@ def _send_parts(message_id: int, connector: object, base: OutboundMessage, parts
 
 def _retry_later(message_id: int, exc: SendError) -> str:
     with transaction.atomic():
-        message = Message.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=message_id)
+        message = (
+            Message.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=message_id)
+        )
         message.claimed_until = None
         message.error = exc.reason[:2000]
         if message.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
@@ -149,7 +164,9 @@ def _retry_later(message_id: int, exc: SendError) -> str:
 
 def _finish(message_id: int, status: str, *, external_id: str = "", error: str = "") -> str:
     with transaction.atomic():
-        message = Message.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=message_id)
+        message = (
+            Message.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=message_id)
+        )
         if message.status != DeliveryStatus.QUEUED:
             return "skipped"
         message.status = status
@@ -180,12 +197,13 @@ def fetch_media(message_id: int, attempt: int = 1) -> str:
     message = Message.objects.select_related("inbox").filter(pk=message_id, direction=Direction.IN).first()
     if message is None or not (message.meta or {}).get("media"):
         return "nothing"
-    cls = connector_class(message.inbox.kind) if message.inbox else None
-    if cls is None:
+    inbox = message.inbox
+    cls = connector_class(inbox.kind) if inbox is not None else None
+    if inbox is None or cls is None:
         return "no connector"
-    connector = cls(message.inbox)
+    connector = cls(inbox)
     limit = getattr(cls, "inbound_media_bytes", 25 * 1024 * 1024)
-    fetched: list[tuple[MediaRef, object]] = []
+    fetched: list[tuple[MediaRef, InboundAttachment]] = []
     failed: list[list[str]] = []
     later: list[list] = []
     for ref, content_type, filename, size in message.meta["media"]:
@@ -206,16 +224,18 @@ def fetch_media(message_id: int, attempt: int = 1) -> str:
             continue
         fetched.append((media, item))
     with transaction.atomic():
-        message = Message.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=message_id)
+        message = (
+            Message.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=message_id)
+        )
         for media, item in fetched:
-            name = item.filename or media.filename or _name_for(item.content_type)  # type: ignore[attr-defined]
+            name = item.filename or media.filename or _name_for(item.content_type)
             attachment = Attachment(
                 message=message,
                 filename=name[:255],
-                content_type=(item.content_type or media.content_type)[:100],  # type: ignore[attr-defined]
-                size=len(item.data),  # type: ignore[attr-defined]
+                content_type=(item.content_type or media.content_type)[:100],
+                size=len(item.data),
             )
-            attachment.file.save(name[:100], ContentFile(item.data), save=False)  # type: ignore[attr-defined]
+            attachment.file.save(name[:100], ContentFile(item.data), save=False)
             attachment.save()
         meta = {k: v for k, v in message.meta.items() if k != "media"}
         if later:
@@ -226,7 +246,9 @@ def fetch_media(message_id: int, attempt: int = 1) -> str:
         message.save(update_fields=["meta"])
         if later:
             delay = backoff_seconds(attempt)
-            fetch_media.using(run_after=timezone.now() + dt.timedelta(seconds=delay)).enqueue(message_id, attempt + 1)
+            fetch_media.using(run_after=timezone.now() + dt.timedelta(seconds=delay)).enqueue(
+                message_id, attempt + 1
+            )
         if fetched or failed:
             events.publish_message_updated(message)
     if failed and message.inbox_id:
@@ -243,7 +265,9 @@ def recover_orphans(worker_alive: Callable[[str], bool]) -> int:
     it held so that the rerun can send it. `worker_alive(worker_id)` tells a live worker from a dead one
     (db/leases.py). Returns how many tasks were given back."""
     running = list(
-        DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).values_list("id", "worker_ids", "task_path", "args_kwargs")
+        DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).values_list(
+            "id", "worker_ids", "task_path", "args_kwargs"
+        )
     )
     verdicts: dict[str, bool] = {}
     orphans, deliveries = [], []
@@ -266,7 +290,11 @@ def recover_orphans(worker_alive: Callable[[str], bool]) -> int:
             status=TaskResultStatus.READY
         )
         Message.objects.filter(pk__in=deliveries, status=DeliveryStatus.QUEUED).update(claimed_until=None)
-    logger.warning("gave back %d tasks of dead workers (%s)", given_back, ", ".join(w for w, a in verdicts.items() if not a))
+    logger.warning(
+        "gave back %d tasks of dead workers (%s)",
+        given_back,
+        ", ".join(w for w, a in verdicts.items() if not a),
+    )
     return given_back
 
 

@@ -29,7 +29,8 @@ MAX_INT = 2**63 - 1
 class UnstorableValue(ActionError):
     """A value the spine would refuse; the message says which and why, `code` is stable for callers:
     "bad_payload" (no database or channel layer of ours can hold it), "bad_json" (not JSON at all),
-    "no_sender" (a message that names nobody). An address that cannot be normalised raises contacts.identities.InvalidIdentity."""
+    "no_sender" (a message that names nobody). An address that cannot be normalised raises
+    contacts.identities.InvalidIdentity."""
 
     def __init__(self, message: str, code: str = "bad_payload") -> None:
         super().__init__(code, message)
@@ -42,7 +43,9 @@ def check_text(*values: str, where: str = "the payload") -> None:
         try:
             value.encode()
         except UnicodeEncodeError:
-            raise UnstorableValue(f"{where} holds text that is not valid Unicode (an unpaired surrogate)") from None
+            raise UnstorableValue(
+                f"{where} holds text that is not valid Unicode (an unpaired surrogate)"
+            ) from None
 
 
 def check_json(value: Any, where: str = "metadata", depth: int = 0) -> None:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
+ClientCursor: Any
 try:
     from psycopg import ClientCursor
 except ImportError:  # pragma: no cover  (psycopg is a dependency; SQLite-only installs still import this)
@@ -216,4 +217,4 @@ def read_by_pk(model: type[M], pk: int, *, for_update: bool = False) -> M | None
     meta = model._meta
     lock = " FOR UPDATE" if for_update and connection.features.has_select_for_update else ""
     sql = f"SELECT * FROM {meta.db_table} WHERE {meta.pk.column} = %s{lock}"  # noqa: S608 - names from model meta, values bound
-    return next(iter(model.objects.raw(sql, [pk])), None)
+    return next(iter(model._default_manager.raw(sql, [pk])), None)

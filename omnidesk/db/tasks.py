@@ -24,7 +24,7 @@ def enqueue_many(task: Task, calls: Sequence[tuple[Any, ...]]) -> None:
             task.enqueue(*args)
         return
     backend.validate_task(task)
-    rows = [
+    rows: list[DBTaskResult] = [
         DBTaskResult(
             id=backend._get_id(),  # the backend's own id function (a uuid4 by default)
             args_kwargs=normalize_json({"args": args, "kwargs": {}}),

@@ -50,14 +50,19 @@ class ContactForm(forms.Form):
     submission = forms.CharField(widget=forms.HiddenInput, max_length=64)
     started = forms.CharField(widget=forms.HiddenInput, max_length=200)
     website = forms.CharField(
-        label=_("Leave this field empty"), required=False, max_length=200,
+        label=_("Leave this field empty"),
+        required=False,
+        max_length=200,
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
     name = forms.CharField(label=_("Your name"), max_length=200, required=False)
-    email = forms.EmailField(label=_("Your e-mail address"), max_length=254,
-                             help_text=_("We reply to this address."))
+    email = forms.EmailField(
+        label=_("Your e-mail address"), max_length=254, help_text=_("We reply to this address.")
+    )
     subject = forms.CharField(label=_("Subject"), max_length=200, required=False)
-    message = forms.CharField(label=_("How can we help?"), max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 6}))
+    message = forms.CharField(
+        label=_("How can we help?"), max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 6})
+    )
 
     def __init__(self, *args: Any, config: WebformSettings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -68,21 +73,34 @@ class ContactForm(forms.Form):
             self.custom_names.append(name)
             if spec.kind == "select":
                 field: forms.Field = forms.ChoiceField(
-                    label=spec.label, required=spec.required, choices=[("", "—"), *[(c, c) for c in spec.choices]]
+                    label=spec.label,
+                    required=spec.required,
+                    choices=[("", "—"), *[(c, c) for c in spec.choices]],
                 )
             elif spec.kind == "number":
-                field = forms.DecimalField(label=spec.label, required=spec.required, max_digits=20, decimal_places=4)
+                field = forms.DecimalField(
+                    label=spec.label, required=spec.required, max_digits=20, decimal_places=4
+                )
             elif spec.kind == "textarea":
-                field = forms.CharField(label=spec.label, required=spec.required, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+                field = forms.CharField(
+                    label=spec.label,
+                    required=spec.required,
+                    max_length=2000,
+                    widget=forms.Textarea(attrs={"rows": 3}),
+                )
             else:
                 field = forms.CharField(label=spec.label, required=spec.required, max_length=500)
             self.fields[name] = field
         if config.max_attachments:
             self.fields["attachments"] = MultipleFileField(
-                label=_("Attachments"), required=False,
+                label=_("Attachments"),
+                required=False,
                 help_text=ngettext(
-                    "Up to %(count)s file, %(mb)s MB.", "Up to %(count)s files, %(mb)s MB each.", config.max_attachments
-                ) % {"count": config.max_attachments, "mb": config.max_attachment_mb},
+                    "Up to %(count)s file, %(mb)s MB.",
+                    "Up to %(count)s files, %(mb)s MB each.",
+                    config.max_attachments,
+                )
+                % {"count": config.max_attachments, "mb": config.max_attachment_mb},
             )
             self.fields["attachments"].widget.attrs["accept"] = ",".join(config.attachment_types)
 
@@ -101,7 +119,9 @@ class ContactForm(forms.Form):
         if age > MAX_FORM_AGE_SECONDS:
             raise forms.ValidationError(_("The form has expired; please reload the page."))
         if age < MIN_SECONDS_TO_SUBMIT:
-            raise forms.ValidationError(_("That was very quick. Please check your message and send it again."))
+            raise forms.ValidationError(
+                _("That was very quick. Please check your message and send it again.")
+            )
         return started
 
     def clean(self) -> dict[str, Any]:
@@ -115,14 +135,19 @@ class ContactForm(forms.Form):
         files: list[UploadedFile] = self.cleaned_data.get("attachments") or []
         if len(files) > self.config.max_attachments:
             raise forms.ValidationError(
-                ngettext("Attach at most %(count)d file.", "Attach at most %(count)d files.", self.config.max_attachments)
+                ngettext(
+                    "Attach at most %(count)d file.",
+                    "Attach at most %(count)d files.",
+                    self.config.max_attachments,
+                )
                 % {"count": self.config.max_attachments}
             )
         limit = self.config.max_attachment_mb * 1024 * 1024
         for f in files:
             if f.size > limit:
                 raise forms.ValidationError(
-                    _("%(name)s is larger than %(mb)s MB.") % {"name": f.name, "mb": self.config.max_attachment_mb}
+                    _("%(name)s is larger than %(mb)s MB.")
+                    % {"name": f.name, "mb": self.config.max_attachment_mb}
                 )
             declared = (f.content_type or "").split(";")[0].strip().lower()
             guessed = mimetypes.guess_type(f.name or "")[0] or ""

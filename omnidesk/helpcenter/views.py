@@ -82,20 +82,35 @@ def root(request: HttpRequest) -> HttpResponse:
 @require_GET
 @localised
 def home(request: HttpRequest, lang: str) -> HttpResponse:
-    return render(request, "helpcenter/home.html", _context(lang, sections=queries.categories_with_articles(lang)))
+    return render(
+        request, "helpcenter/home.html", _context(lang, sections=queries.categories_with_articles(lang))
+    )
 
 
 @require_GET
 @localised
 def category(request: HttpRequest, lang: str, slug: str) -> HttpResponse:
     cat = get_object_or_404(Category, slug=slug)
-    return render(request, "helpcenter/category.html", _context(
-        lang, category=cat, category_name=cat.name_in(lang), articles=queries.category_articles(cat, lang),
-    ))
+    return render(
+        request,
+        "helpcenter/category.html",
+        _context(
+            lang,
+            category=cat,
+            category_name=cat.name_in(lang),
+            articles=queries.category_articles(cat, lang),
+        ),
+    )
 
 
 def _public_article(article_id: uuid.UUID):
-    article = queries.public_articles().select_related("category").prefetch_related("translations").filter(uuid=article_id).first()
+    article = (
+        queries.public_articles()
+        .select_related("category")
+        .prefetch_related("translations")
+        .filter(uuid=article_id)
+        .first()
+    )
     if article is None:
         raise Http404("no such article")
     return article
@@ -108,16 +123,27 @@ def article(request: HttpRequest, lang: str, article_id: uuid.UUID, slug: str = 
     translation_row = queries.best_translation(art, lang)
     if translation_row is None:
         raise Http404("no such article")
-    canonical = reverse("helpcenter:article", kwargs={"lang": lang, "article_id": art.uuid, "slug": translation_row.slug})
+    canonical = reverse(
+        "helpcenter:article", kwargs={"lang": lang, "article_id": art.uuid, "slug": translation_row.slug}
+    )
     if slug != translation_row.slug:
         return HttpResponseRedirect(canonical)
     kb_actions.count_view(art)
     voted = str(translation_row.pk) in request.session.get("kb_voted", [])
-    return render(request, "helpcenter/article.html", _context(
-        lang, article=art, t=translation_row, voted=voted,
-        category_name=art.category.name_in(lang) if art.category else "",
-        other_languages=sorted(queries.url_language(t.language) for t in art.translations.all() if t.pk != translation_row.pk),
-    ))
+    return render(
+        request,
+        "helpcenter/article.html",
+        _context(
+            lang,
+            article=art,
+            t=translation_row,
+            voted=voted,
+            category_name=art.category.name_in(lang) if art.category else "",
+            other_languages=sorted(
+                queries.url_language(t.language) for t in art.translations.all() if t.pk != translation_row.pk
+            ),
+        ),
+    )
 
 
 @require_POST
@@ -127,14 +153,23 @@ def feedback(request: HttpRequest, lang: str, article_id: uuid.UUID) -> HttpResp
     translation_row = queries.best_translation(art, lang)
     helpful = request.POST.get("helpful")
     if translation_row is None or helpful not in ("yes", "no"):
-        return render(request, "helpcenter/_feedback.html", {"error": _("Choose yes or no."), "article": art, "lang": lang}, status=400)
+        return render(
+            request,
+            "helpcenter/_feedback.html",
+            {"error": _("Choose yes or no."), "article": art, "lang": lang},
+            status=400,
+        )
     voted = request.session.get("kb_voted", [])
     if str(translation_row.pk) not in voted:  # one vote per visitor and article
-        kb_actions.record_feedback(translation_row, helpful=helpful == "yes", comment=request.POST.get("comment", ""))
+        kb_actions.record_feedback(
+            translation_row, helpful=helpful == "yes", comment=request.POST.get("comment", "")
+        )
         request.session["kb_voted"] = [*voted[-200:], str(translation_row.pk)]
     if request.headers.get("HX-Request") == "true":
         return render(request, "helpcenter/_feedback.html", {"voted": True, "article": art, "lang": lang})
-    path = reverse("helpcenter:article", kwargs={"lang": lang, "article_id": art.uuid, "slug": translation_row.slug})
+    path = reverse(
+        "helpcenter:article", kwargs={"lang": lang, "article_id": art.uuid, "slug": translation_row.slug}
+    )
     return HttpResponseRedirect(path + "#feedback")
 
 
@@ -153,14 +188,20 @@ def suggest(request: HttpRequest, lang: str) -> HttpResponse:
     wait = ratelimit.hit(ratelimit.SUGGEST_PER_IP, ratelimit.client_key(request))
     if wait:
         # htmx leaves the suggestions as they were on an error status; a plain request reads the reason.
-        response = HttpResponse(_("Too many searches from your network. Please wait a moment."), status=429,
-                                content_type="text/plain; charset=utf-8")
+        response = HttpResponse(
+            _("Too many searches from your network. Please wait a moment."),
+            status=429,
+            content_type="text/plain; charset=utf-8",
+        )
         response["Retry-After"] = str(wait)
         return response
     q = " ".join(request.GET.get(k, "") for k in ("q", "subject", "message")).strip()[:500]
     results = queries.search_articles(q, k=SUGGESTIONS, min_cosine=SUGGEST_MIN_COSINE) if len(q) >= 3 else []
-    return render(request, "helpcenter/_suggestions.html", {"lang": lang, "q": q, "results": results,
-                                                            "form_mode": "message" in request.GET})
+    return render(
+        request,
+        "helpcenter/_suggestions.html",
+        {"lang": lang, "q": q, "results": results, "form_mode": "message" in request.GET},
+    )
 
 
 def _webform_inbox(inbox_id: uuid.UUID) -> tuple[Inbox, WebformSettings]:
@@ -192,8 +233,14 @@ def contact(request: HttpRequest, lang: str, inbox_id: uuid.UUID) -> HttpRespons
             else:
                 try:
                     submit_webform(
-                        inbox, submission=data["submission"], email=data["email"], text=data["message"],
-                        name=data["name"], subject=data["subject"], language=lang, fields=form.custom_values(),
+                        inbox,
+                        submission=data["submission"],
+                        email=data["email"],
+                        text=data["message"],
+                        name=data["name"],
+                        subject=data["subject"],
+                        language=lang,
+                        fields=form.custom_values(),
                         files=data.get("attachments"),
                     )
                 except (PayloadError, ActionError, ValueError) as exc:
@@ -203,11 +250,21 @@ def contact(request: HttpRequest, lang: str, inbox_id: uuid.UUID) -> HttpRespons
                     return HttpResponseRedirect(sent)
         status = 429 if wait else 400
     else:
-        form = ContactForm(config=config, initial={"submission": uuid.uuid4().hex, "started": started_token()})
+        form = ContactForm(
+            config=config, initial={"submission": uuid.uuid4().hex, "started": started_token()}
+        )
         status = 200
-    response = render(request, "helpcenter/contact.html", _context(
-        lang, form=form, inbox=inbox, title=config.title or _("Contact us"),
-    ), status=status)
+    response = render(
+        request,
+        "helpcenter/contact.html",
+        _context(
+            lang,
+            form=form,
+            inbox=inbox,
+            title=config.title or _("Contact us"),
+        ),
+        status=status,
+    )
     if wait:
         response["Retry-After"] = str(wait)
     return response
@@ -234,4 +291,8 @@ def _too_many(wait: int, *, per_email: bool) -> str:
 @localised
 def contact_sent(request: HttpRequest, lang: str, inbox_id: uuid.UUID) -> HttpResponse:
     inbox, config = _webform_inbox(inbox_id)
-    return render(request, "helpcenter/contact_sent.html", _context(lang, inbox=inbox, title=config.title or _("Contact us")))
+    return render(
+        request,
+        "helpcenter/contact_sent.html",
+        _context(lang, inbox=inbox, title=config.title or _("Contact us")),
+    )

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from django.utils.translation import gettext_lazy as _
-
 if TYPE_CHECKING:
     from django.utils.functional import Promise
 
@@ -34,8 +32,8 @@ __all__ = [
     "MediaError",
     "MediaKind",
     "MediaRef",
-    "OutsideWindow",
     "OutboundMessage",
+    "OutsideWindow",
     "PermanentSendError",
     "ReplyWindow",
     "SendError",
@@ -301,4 +299,3 @@ def connector_class(kind: str) -> type[ChannelConnector] | None:
 
 def connector_kinds() -> list[str]:
     return sorted(_REGISTRY)
-

@@ -32,7 +32,9 @@ def _due(inbox_id: int, what: str) -> bool:
 
 
 def _upsert(rows: list[InboxHealth], fields: list[str]) -> None:
-    InboxHealth.objects.bulk_create(rows, update_conflicts=True, unique_fields=["inbox"], update_fields=fields)
+    InboxHealth.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["inbox"], update_fields=fields
+    )
 
 
 def record_inbound(inbox_ids: Iterable[int], at: dt.datetime | None = None) -> None:
@@ -57,7 +59,9 @@ def record_error(inbox_id: int, reason: str, at: dt.datetime | None = None) -> N
 
 def record_listener(inbox_id: int, state: str, owner: str = "") -> None:
     """The listener's state, and who runs it (host:pid), as of now."""
-    row = InboxHealth(inbox_id=inbox_id, listener_state=state, listener_owner=owner, listener_seen_at=timezone.now())
+    row = InboxHealth(
+        inbox_id=inbox_id, listener_state=state, listener_owner=owner, listener_seen_at=timezone.now()
+    )
     _upsert([row], ["listener_state", "listener_owner", "listener_seen_at"])
 
 

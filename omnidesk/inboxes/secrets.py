@@ -30,4 +30,6 @@ def decrypt_secrets(token: str) -> dict[str, str]:
     try:
         return json.loads(_fernet().decrypt(token.encode()))
     except InvalidToken as exc:  # the key changed: say so instead of failing obscurely
-        raise RuntimeError("channel secrets cannot be decrypted: SECRET_KEY or OMNIDESK_FERNET_KEY changed") from exc
+        raise RuntimeError(
+            "channel secrets cannot be decrypted: SECRET_KEY or OMNIDESK_FERNET_KEY changed"
+        ) from exc

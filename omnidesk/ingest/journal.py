@@ -50,14 +50,12 @@ SQLITE_YIELD_SECONDS = 0.005
 # each inbox's messages is the journal's.
 ADVISORY_LOCK_KEY = 0x6F6D6E69  # "omni"
 # A burst: webhooks arrive faster than the web process acknowledges them one commit at a time, so each
-# journal commit carries BURST_COMMIT or more requests that queued meanwhile (at 100 webhooks/s a commit
-# carries one). serve's web process says so in the wake-up it sends after the commit. On one machine the
-# consumer, and the database server it keeps busy, take the CPU that writer needs, so acknowledgements go
-# first: the consumer waits until no such commit came for BURST_QUIET, for at most settings.OMNIDESK_JOURNAL_BURST_DELAY per burst,
-# then works through the backlog without waiting again. A provider answered late sends again and adds to the
-# flood; the burst's messages reach the agents up to settings.OMNIDESK_JOURNAL_BURST_DELAY later. (`omnidesk worker`, which no web
-# process wakes, never waits.) 5 s: a burst of 3,000 webhooks lasts 2-3 s on a slow 2-core machine, and with
-# 2 s the consumer came in for the burst's last part, just when acknowledgements were slowest (decision 0005).
+# journal commit carries BURST_COMMIT or more requests that queued meanwhile. serve's web process says so in
+# the wake-up it sends after the commit. On one machine the consumer, and the database server it keeps busy,
+# take the CPU that writer needs, so acknowledgements go first: the consumer waits until no such commit came
+# for BURST_QUIET, for at most settings.OMNIDESK_JOURNAL_BURST_DELAY per burst, then works through the backlog
+# without waiting again (decision 0005 has the measurements behind the numbers). `omnidesk worker`, which no
+# web process wakes, never waits.
 BURST_COMMIT = 8
 BURST_QUIET = 0.1
 # Errors that say "try again later", not "this entry is wrong".

@@ -12,6 +12,7 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import set_script_prefix
 
 
@@ -38,6 +39,7 @@ class LeanASGIHandler(ASGIHandler):
             set_script_prefix(get_script_prefix(scope))
             request, error_response = self.create_request(scope, body_file)
             response = error_response if request is None else await self.run_get_response(request)
+            assert response is not None  # create_request gives a request or the error's response
             await self.send_response(response, send)
         finally:
             body_file.close()
@@ -47,13 +49,14 @@ class LeanASGIHandler(ASGIHandler):
         self._view_middleware: list = []
         self._template_response_middleware: list = []
         self._exception_middleware: list = []
-        get_response = self._get_response_async if is_async else self._get_response
-        self._middleware_chain = convert_exception_to_response(get_response)
+        # Django's private handlers (the stubs do not declare them): the chain BaseHandler itself would build.
+        handler = getattr(self, "_get_response_async" if is_async else "_get_response")
+        self._middleware_chain = convert_exception_to_response(handler)
 
-    async def get_response_async(self, request: HttpRequest) -> HttpResponse:
-        request.urlconf = self.urlconf  # type: ignore[attr-defined]  (Django reads it in resolve_request)
+    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
+        request.urlconf = self.urlconf  # type: ignore[attr-defined]  # Django reads it in resolve_request
         response = await super().get_response_async(request)
         # What CommonMiddleware does on the full stack: providers get a plain body, not a chunked one.
-        if not response.streaming and not response.has_header("Content-Length"):
+        if isinstance(response, HttpResponse) and not response.has_header("Content-Length"):
             response.headers["Content-Length"] = str(len(response.content))
         return response

@@ -94,6 +94,10 @@ class Running:
     thread: threading.Thread
     stopping: threading.Event = field(default_factory=threading.Event)
 
+    def wait(self, seconds: float) -> None:
+        """The back-off's sleep: cut short when the listener is stopped."""
+        self.stopping.wait(seconds)
+
 
 class ListenerRunner:
     """Runs and supervises this process's share of the listeners until `stop()`."""
@@ -177,7 +181,9 @@ class ListenerRunner:
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
             reason = f"{type(error).__name__}: {error}" if error else "stopped"
-            logger.warning("listener of inbox %s failed (%s); again in %.1f s", inbox.pk, reason, state.upcoming_sleep)
+            logger.warning(
+                "listener of inbox %s failed (%s); again in %.1f s", inbox.pk, reason, state.upcoming_sleep
+            )
             close_old_connections()
             health.record_error(inbox.pk, f"listener: {reason}"[:2000])
             health.record_listener(inbox.pk, InboxHealth.ListenerState.RECONNECTING, self.owner)
@@ -186,7 +192,7 @@ class ListenerRunner:
             retry=retry_if_exception_type(Exception),
             wait=wait_exponential_jitter(initial=BACKOFF_INITIAL, max=BACKOFF_MAX),
             stop=lambda state: run.stopping.is_set(),
-            sleep=run.stopping.wait,
+            sleep=run.wait,
             before_sleep=before_sleep,
             reraise=False,
         )
@@ -204,7 +210,9 @@ class ListenerRunner:
                 if run.stopping.is_set():
                     return
                 if not _still_own(inbox.pk):
-                    logger.warning("listener of inbox %s lost its lock; leaving it to its new owner", inbox.pk)
+                    logger.warning(
+                        "listener of inbox %s lost its lock; leaving it to its new owner", inbox.pk
+                    )
                     return
                 health.record_listener(inbox.pk, InboxHealth.ListenerState.RUNNING, self.owner)
                 listener: Listener = cls.listener(connector, store(inbox), run.stopping)

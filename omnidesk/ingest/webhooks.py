@@ -23,11 +23,11 @@ from django.views.decorators.csrf import csrf_exempt
 from omnidesk.connectors.base import Connector, ConnectorError, Event
 from omnidesk.contacts.identities import InvalidIdentity
 from omnidesk.conversations.values import UnstorableValue, check_events
+from omnidesk.db.group_commit import GroupCommit, Pending
 from omnidesk.inboxes.contract import Source, connector_class
 from omnidesk.inboxes.models import Inbox
 
 from . import journal
-from omnidesk.db.group_commit import GroupCommit, Pending
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _connector(kind: str, key: uuid.UUID) -> Connector | None:
         return cached[1]
     cls = connector_class(kind)
     inbox = _enabled_inbox(key, kind) if cls is not None and cls.source == Source.WEBHOOK else None
-    if inbox is None:
+    if cls is None or inbox is None:
         _connectors.pop((kind, key), None)
         return None
     connector = cls(inbox)

@@ -29,11 +29,49 @@ from .models import (
 MAX_BODY = 200_000
 # Markdown may carry images and links, never scripts, styles or event handlers.
 _ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6",
-    "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody", "td", "th",
-    "thead", "tr", "ul",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "dd",
+    "del",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "kbd",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
 }
-_ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "th": {"align"}, "td": {"align"}}
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "th": {"align"},
+    "td": {"align"},
+}
 
 
 class KnowledgeError(ValueError):
@@ -45,23 +83,36 @@ class KnowledgeError(ValueError):
 def render_markdown(body: str) -> str:
     html = markdown.markdown(body, extensions=["extra", "sane_lists"], output_format="html")
     return nh3.clean(
-        html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES, url_schemes={"http", "https", "mailto"},
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
 
 
 def create_article(
-    *, language: str, title: str, body: str, category: Category | None = None, author: AgentProfile | None = None,
-    visibility: str = Visibility.PUBLIC, status: str = ArticleStatus.DRAFT,
+    *,
+    language: str,
+    title: str,
+    body: str,
+    category: Category | None = None,
+    author: AgentProfile | None = None,
+    visibility: str = Visibility.PUBLIC,
+    status: str = ArticleStatus.DRAFT,
 ) -> Article:
     with transaction.atomic():
-        article = Article.objects.create(category=category, created_by=author, visibility=visibility, status=status)
+        article = Article.objects.create(
+            category=category, created_by=author, visibility=visibility, status=status
+        )
         save_translation(article, language=language, title=title, body=body, author=author)
         audit(getattr(author, "user", None), "kb.article_created", article)
     return article
 
 
-def save_translation(article: Article, *, language: str, title: str, body: str, author: AgentProfile | None = None) -> ArticleTranslation:
+def save_translation(
+    article: Article, *, language: str, title: str, body: str, author: AgentProfile | None = None
+) -> ArticleTranslation:
     """Create or update one language of an article; every change leaves a revision."""
     language = normalise(language)
     title, body = (title or "").strip(), (body or "").strip()
@@ -72,7 +123,9 @@ def save_translation(article: Article, *, language: str, title: str, body: str, 
     if not body or len(body) > MAX_BODY:
         raise KnowledgeError("bad_body", f"a body of 1 to {MAX_BODY} characters is required")
     with transaction.atomic():
-        translation = ArticleTranslation.objects.select_for_update().filter(article=article, language=language).first()
+        translation = (
+            ArticleTranslation.objects.select_for_update().filter(article=article, language=language).first()
+        )
         if translation is not None and translation.title == title and translation.body == body:
             return translation
         if translation is None:
@@ -90,7 +143,13 @@ def save_translation(article: Article, *, language: str, title: str, body: str, 
 
 def restore_revision(revision: ArticleRevision, *, author: AgentProfile | None = None) -> ArticleTranslation:
     translation = revision.translation
-    return save_translation(translation.article, language=translation.language, title=revision.title, body=revision.body, author=author)
+    return save_translation(
+        translation.article,
+        language=translation.language,
+        title=revision.title,
+        body=revision.body,
+        author=author,
+    )
 
 
 def set_status(article: Article, status: str, *, by: AgentProfile | None = None) -> Article:
@@ -104,7 +163,12 @@ def set_status(article: Article, status: str, *, by: AgentProfile | None = None)
 
 
 def add_example(
-    article: Article, text: str, *, source: str, language: str = "", conversation: Any = None,
+    article: Article,
+    text: str,
+    *,
+    source: str,
+    language: str = "",
+    conversation: Any = None,
     status: str = ExampleStatus.PENDING,
 ) -> ArticleExample | None:
     """Keep a customer's phrasing of the question `article` answers; None if it is already kept."""
@@ -116,13 +180,20 @@ def add_example(
     try:
         with transaction.atomic():
             return ArticleExample.objects.create(
-                article=article, text=text, source=source, language=normalise(language), conversation=conversation, status=status
+                article=article,
+                text=text,
+                source=source,
+                language=normalise(language),
+                conversation=conversation,
+                status=status,
             )
     except IntegrityError:
         return None
 
 
-def review_example(example: ArticleExample, *, approve: bool, text: str | None = None, by: AgentProfile | None = None) -> ArticleExample:
+def review_example(
+    example: ArticleExample, *, approve: bool, text: str | None = None, by: AgentProfile | None = None
+) -> ArticleExample:
     """Approve (optionally after editing) or reject a learned phrasing; approved ones feed search and the bot."""
     with transaction.atomic():
         if text is not None:
@@ -140,7 +211,9 @@ def review_example(example: ArticleExample, *, approve: bool, text: str | None =
 
 def record_feedback(translation: ArticleTranslation, *, helpful: bool, comment: str = "") -> ArticleFeedback:
     with transaction.atomic():
-        feedback = ArticleFeedback.objects.create(translation=translation, helpful=helpful, comment=(comment or "")[:2000])
+        feedback = ArticleFeedback.objects.create(
+            translation=translation, helpful=helpful, comment=(comment or "")[:2000]
+        )
         field = "helpful" if helpful else "not_helpful"
         ArticleTranslation.objects.filter(pk=translation.pk).update(**{field: F(field) + 1})
     return feedback
@@ -152,12 +225,23 @@ def count_view(article: Article) -> None:
 
 # --- editor additions -------------------------------------------------------------------------
 
-IMAGE_TYPES = {"image/png": b"\x89PNG", "image/jpeg": b"\xff\xd8\xff", "image/gif": b"GIF8", "image/webp": b"RIFF"}
+IMAGE_TYPES = {
+    "image/png": b"\x89PNG",
+    "image/jpeg": b"\xff\xd8\xff",
+    "image/gif": b"GIF8",
+    "image/webp": b"RIFF",
+}
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 
 
-def update_article(article: Article, *, category: Category | None, visibility: str, status: str,
-                   by: AgentProfile | None = None) -> Article:
+def update_article(
+    article: Article,
+    *,
+    category: Category | None,
+    visibility: str,
+    status: str,
+    by: AgentProfile | None = None,
+) -> Article:
     """Change where an article appears: category, audience and status, in one transaction."""
     if visibility not in Visibility.values:
         raise KnowledgeError("bad_visibility", f"unknown visibility {visibility!r}")
@@ -175,15 +259,23 @@ def update_article(article: Article, *, category: Category | None, visibility: s
 def delete_translation(translation: ArticleTranslation, *, by: AgentProfile | None = None) -> None:
     """Remove one language of an article; the last language cannot go (archive the article instead)."""
     with transaction.atomic():
-        if not ArticleTranslation.objects.filter(article_id=translation.article_id).exclude(pk=translation.pk).exists():
-            raise KnowledgeError("last_translation", "an article keeps at least one language; archive it instead")
+        if (
+            not ArticleTranslation.objects.filter(article_id=translation.article_id)
+            .exclude(pk=translation.pk)
+            .exists()
+        ):
+            raise KnowledgeError(
+                "last_translation", "an article keeps at least one language; archive it instead"
+            )
         article = translation.article
         translation.delete()
         Article.objects.filter(pk=article.pk).update(updated_at=timezone.now())
         audit(getattr(by, "user", None), "kb.translation_deleted", article, language=translation.language)
 
 
-def upload_image(article: Article, *, name: str, content_type: str, data: bytes, by: AgentProfile | None = None) -> ArticleImage:
+def upload_image(
+    article: Article, *, name: str, content_type: str, data: bytes, by: AgentProfile | None = None
+) -> ArticleImage:
     """Store an image for an article's Markdown; the bytes must be the image type they claim to be."""
     from django.core.files.base import ContentFile
 
@@ -195,7 +287,9 @@ def upload_image(article: Article, *, name: str, content_type: str, data: bytes,
     if len(data) > MAX_IMAGE_BYTES:
         raise KnowledgeError("image_too_big", f"images are at most {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
     safe = slugify(name.rsplit(".", 1)[0])[:60] or "image"
-    extension = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}[content_type]
+    extension = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}[
+        content_type
+    ]
     with transaction.atomic():
         image = ArticleImage(article=article, content_type=content_type)
         image.file.save(f"{safe}.{extension}", ContentFile(data), save=False)
@@ -204,7 +298,9 @@ def upload_image(article: Article, *, name: str, content_type: str, data: bytes,
     return image
 
 
-def save_category(*, slug: str, names: dict[str, str], position: int = 0, category: Category | None = None) -> Category:
+def save_category(
+    *, slug: str, names: dict[str, str], position: int = 0, category: Category | None = None
+) -> Category:
     slug = (slug or "").strip().lower()
     names = {normalise(k): v.strip()[:120] for k, v in names.items() if v and v.strip()}
     if not slug or slugify(slug) != slug or len(slug) > 80:

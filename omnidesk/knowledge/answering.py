@@ -71,8 +71,13 @@ def decide(
     passage = index.best_passage(doc_id, result.query_vector)
     answered = passage is not None and confidence >= threshold
     return Decision(
-        answered=answered, reason=ANSWER if answered else LOW_CONFIDENCE, result=result, doc_id=doc_id,
-        passage=passage, confidence=confidence, threshold=threshold,
+        answered=answered,
+        reason=ANSWER if answered else LOW_CONFIDENCE,
+        result=result,
+        doc_id=doc_id,
+        passage=passage,
+        confidence=confidence,
+        threshold=threshold,
     )
 
 

@@ -75,16 +75,31 @@ def documents(data: EvalSet) -> list[Document]:
     docs = []
     for article in data.articles:
         key = str(article.id)
-        versions = [(article.lang, article.title, article.body)] + [(t.lang, t.title, t.body) for t in article.translations]
+        versions = [(article.lang, article.title, article.body)] + [
+            (t.lang, t.title, t.body) for t in article.translations
+        ]
         for lang, title, body in versions:
             code = normalise(lang)
-            docs.append(Document(id=f"{key}:{code}", language=code, title=title, body=body,
-                                 examples=tuple(article.examples), article=key))
+            docs.append(
+                Document(
+                    id=f"{key}:{code}",
+                    language=code,
+                    title=title,
+                    body=body,
+                    examples=tuple(article.examples),
+                    article=key,
+                )
+            )
     return docs
 
 
-def run(data: EvalSet, *, languages: Sequence[str], policy: AnswerPolicy = DEFAULT_POLICY,
-        embed: Callable[..., Any] | None = None) -> tuple[list[Outcome], list[tuple[str, str, str]]]:
+def run(
+    data: EvalSet,
+    *,
+    languages: Sequence[str],
+    policy: AnswerPolicy = DEFAULT_POLICY,
+    embed: Callable[..., Any] | None = None,
+) -> tuple[list[Outcome], list[tuple[str, str, str]]]:
     """Every question's outcome, and every language-id message as (gold, detected, its text)."""
     index = SearchIndex(embed=embed)
     index.add(documents(data))
@@ -98,13 +113,22 @@ def run(data: EvalSet, *, languages: Sequence[str], policy: AnswerPolicy = DEFAU
         decision = decide(index, query.text, language=language, policy=policy, hand_off_on_negative=True)
         hits = decision.result.hits if decision.result is not None else []
         top3 = tuple(dict.fromkeys(h.doc_id.split(":")[0] for h in hits))[:3]
-        outcomes.append(Outcome(
-            language=canonical(query.lang), gold=gold, top3=top3, answered=decision.answered,
-            answered_article=decision.doc_id.split(":")[0] if decision.answered else None,
-            confidence=decision.confidence,
-        ))
+        outcomes.append(
+            Outcome(
+                language=canonical(query.lang),
+                gold=gold,
+                top3=top3,
+                answered=decision.answered,
+                answered_article=decision.doc_id.split(":")[0] if decision.answered else None,
+                confidence=decision.confidence,
+            )
+        )
     langid = [
-        (canonical(item.lang), detect_in_context(item.text, languages=languages, previous=item.previous), item.text)
+        (
+            canonical(item.lang),
+            detect_in_context(item.text, languages=languages, previous=item.previous),
+            item.text,
+        )
         for item in data.langid
     ]
     return outcomes, langid
@@ -114,8 +138,9 @@ def _share(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def figures(outcomes: Sequence[Outcome], langid: Sequence[tuple[str, str, str]], *,
-            threshold: float | None = None) -> dict[str, Any]:
+def figures(
+    outcomes: Sequence[Outcome], langid: Sequence[tuple[str, str, str]], *, threshold: float | None = None
+) -> dict[str, Any]:
     """The report's figures for one group; ``threshold`` re-decides on the recorded confidences."""
     answerable = [o for o in outcomes if o.gold is not None]
     unanswerable = [o for o in outcomes if o.gold is None]
@@ -153,8 +178,13 @@ def suggest_threshold(outcomes: Sequence[Outcome]) -> float | None:
     return best[0] if best else None
 
 
-def report(data: EvalSet, *, languages: Sequence[str], policy: AnswerPolicy = DEFAULT_POLICY,
-           embed: Callable[..., Any] | None = None) -> dict[str, Any]:
+def report(
+    data: EvalSet,
+    *,
+    languages: Sequence[str],
+    policy: AnswerPolicy = DEFAULT_POLICY,
+    embed: Callable[..., Any] | None = None,
+) -> dict[str, Any]:
     """Figures overall and per language (the question's or message's labelled language)."""
     outcomes, langid = run(data, languages=languages, policy=policy, embed=embed)
     codes = sorted({o.language for o in outcomes} | {gold for gold, _, _ in langid})
@@ -166,7 +196,9 @@ def report(data: EvalSet, *, languages: Sequence[str], policy: AnswerPolicy = DE
         },
         "threshold": policy.min_confidence,
         "suggested_threshold": suggest_threshold(outcomes),
-        "langid_errors": [{"text": text, "lang": gold, "detected": found} for gold, found, text in langid if gold != found],
+        "langid_errors": [
+            {"text": text, "lang": gold, "detected": found} for gold, found, text in langid if gold != found
+        ],
     }
 
 

@@ -25,11 +25,16 @@ def clean_language(value: str) -> str:
 
 
 class TranslationForm(forms.Form):
-    language = forms.CharField(label=_("Language"), max_length=16,
-                               help_text=_("Any language code; the help center offers %(list)s.") % {
-                                   "list": ", ".join(code for code, _n in settings.LANGUAGES)})
+    language = forms.CharField(
+        label=_("Language"),
+        max_length=16,
+        help_text=_("Any language code; the help center offers %(list)s.")
+        % {"list": ", ".join(code for code, _n in settings.LANGUAGES)},
+    )
     title = forms.CharField(label=_("Title"), max_length=200)
-    body = forms.CharField(label=_("Body (Markdown)"), max_length=MAX_BODY, widget=forms.Textarea(attrs={"rows": 18}))
+    body = forms.CharField(
+        label=_("Body (Markdown)"), max_length=MAX_BODY, widget=forms.Textarea(attrs={"rows": 18})
+    )
 
     def clean_language(self) -> str:
         return clean_language(self.cleaned_data["language"])
@@ -37,7 +42,9 @@ class TranslationForm(forms.Form):
 
 class NewArticleForm(TranslationForm):
     category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.all(), required=False)
-    visibility = forms.ChoiceField(label=_("Visibility"), choices=Visibility.choices, initial=Visibility.PUBLIC)
+    visibility = forms.ChoiceField(
+        label=_("Visibility"), choices=Visibility.choices, initial=Visibility.PUBLIC
+    )
 
 
 class ArticleSettingsForm(forms.Form):
@@ -57,8 +64,9 @@ class CategoryForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for code, name in settings.LANGUAGES:
-            self.fields[f"name_{code}"] = forms.CharField(label=_("Name (%(language)s)") % {"language": name},
-                                                          max_length=120, required=False)
+            self.fields[f"name_{code}"] = forms.CharField(
+                label=_("Name (%(language)s)") % {"language": name}, max_length=120, required=False
+            )
 
     def names(self) -> dict[str, str]:
         return {code: self.cleaned_data.get(f"name_{code}", "") for code, _n in settings.LANGUAGES}

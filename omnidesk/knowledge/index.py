@@ -43,7 +43,10 @@ def cached_embed(texts: Sequence[str], kind: str = "passage") -> np.ndarray:
     missing = [i for i, k in enumerate(keys) if k not in found]
     if missing:
         vectors = embed([texts[i] for i in missing], kind=kind)
-        rows = [EmbeddingCache(key=keys[i], vector=np.asarray(v, dtype=np.float32).tobytes()) for i, v in zip(missing, vectors, strict=True)]
+        rows = [
+            EmbeddingCache(key=keys[i], vector=np.asarray(v, dtype=np.float32).tobytes())
+            for i, v in zip(missing, vectors, strict=True)
+        ]
         EmbeddingCache.objects.bulk_create(rows, ignore_conflicts=True)
         for row in rows:
             found[row.key] = row.vector
@@ -62,7 +65,9 @@ def content_version(audience: str = PUBLIC) -> tuple:
 
 
 def documents(audience: str = PUBLIC) -> list[Document]:
-    translations = ArticleTranslation.objects.filter(article__in=_articles(audience)).order_by("article_id", "language")
+    translations = ArticleTranslation.objects.filter(article__in=_articles(audience)).order_by(
+        "article_id", "language"
+    )
     examples: dict[int, list[tuple[str, str]]] = {}
     for ex in ArticleExample.objects.filter(article__in=_articles(audience), status=ExampleStatus.APPROVED):
         examples.setdefault(ex.article_id, []).append((ex.language, ex.text))
@@ -75,9 +80,21 @@ def documents(audience: str = PUBLIC) -> list[Document]:
         for t in items:
             lang = normalise(t.language)
             # An example joins the translation in its own language, or every translation when none matches.
-            mine = tuple(text for ex_lang, text in examples.get(article_id, []) if ex_lang == lang or ex_lang not in languages)
-            docs.append(Document(id=f"{article_id}:{lang}", language=lang, title=t.title, body=t.body, examples=mine,
-                                 article=str(article_id)))
+            mine = tuple(
+                text
+                for ex_lang, text in examples.get(article_id, [])
+                if ex_lang == lang or ex_lang not in languages
+            )
+            docs.append(
+                Document(
+                    id=f"{article_id}:{lang}",
+                    language=lang,
+                    title=t.title,
+                    body=t.body,
+                    examples=mine,
+                    article=str(article_id),
+                )
+            )
     return docs
 
 

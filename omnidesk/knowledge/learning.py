@@ -19,7 +19,9 @@ from .models import Article
 
 logger = logging.getLogger(__name__)
 
-ARTICLE_LINK = re.compile(r"/help/[A-Za-z-]+/a/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+ARTICLE_LINK = re.compile(
+    r"/help/[A-Za-z-]+/a/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+)
 
 
 def on_resolved(conversation: Conversation) -> None:
@@ -65,7 +67,15 @@ def _learn(conversation_id: int) -> int:
             article = Article.objects.filter(uuid=article_uuid, status=ArticleStatus.PUBLISHED).first()
             if article is None:
                 continue
-            if add_example(article, last_question.text, source=ExampleSource.AGENT_LINK, language=last_question.language,
-                           conversation=conversation) is not None:
+            if (
+                add_example(
+                    article,
+                    last_question.text,
+                    source=ExampleSource.AGENT_LINK,
+                    language=last_question.language,
+                    conversation=conversation,
+                )
+                is not None
+            ):
                 kept += 1
     return kept

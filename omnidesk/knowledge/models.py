@@ -33,10 +33,18 @@ class Category(models.Model):
 
 class Article(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="articles")
-    status = models.CharField(_("status"), max_length=10, choices=ArticleStatus.choices, default=ArticleStatus.DRAFT)
-    visibility = models.CharField(_("visibility"), max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC)
-    created_by = models.ForeignKey("accounts.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="articles"
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=ArticleStatus.choices, default=ArticleStatus.DRAFT
+    )
+    visibility = models.CharField(
+        _("visibility"), max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    created_by = models.ForeignKey(
+        "accounts.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     views = models.PositiveIntegerField(default=0)
@@ -57,12 +65,16 @@ class ArticleTranslation(models.Model):
     body = models.TextField(_("body (Markdown)"))
     body_html = models.TextField(editable=False)  # rendered and sanitised on save, never raw
     updated_at = models.DateTimeField(auto_now=True)
-    updated_by = models.ForeignKey("accounts.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_by = models.ForeignKey(
+        "accounts.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     helpful = models.PositiveIntegerField(default=0)
     not_helpful = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["article", "language"], name="translation_unique_language")]
+        constraints = [
+            models.UniqueConstraint(fields=["article", "language"], name="translation_unique_language")
+        ]
 
     def __str__(self) -> str:
         return f"{self.title} [{self.language}]"
@@ -74,11 +86,16 @@ class ArticleRevision(models.Model):
     translation = models.ForeignKey(ArticleTranslation, on_delete=models.CASCADE, related_name="revisions")
     title = models.CharField(max_length=200)
     body = models.TextField()
-    author = models.ForeignKey("accounts.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(
+        "accounts.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.created_at:%Y-%m-%d %H:%M})"
 
 
 def image_path(instance: ArticleImage, filename: str) -> str:
@@ -91,6 +108,9 @@ class ArticleImage(models.Model):
     content_type = models.CharField(max_length=50)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return self.file.name
+
 
 class ArticleExample(models.Model):
     """A customer's own phrasing of the question an article answers (kept after review)."""
@@ -100,14 +120,21 @@ class ArticleExample(models.Model):
     text = models.TextField()
     status = models.CharField(max_length=10, choices=ExampleStatus.choices, default=ExampleStatus.PENDING)
     source = models.CharField(max_length=16, choices=ExampleSource.choices)
-    conversation = models.ForeignKey("conversations.Conversation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    conversation = models.ForeignKey(
+        "conversations.Conversation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
-    reviewed_by = models.ForeignKey("accounts.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_by = models.ForeignKey(
+        "accounts.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["article", "text"], name="example_unique_text"),
         ]
+
+    def __str__(self) -> str:
+        return self.text[:80]
 
 
 class ArticleFeedback(models.Model):
@@ -118,6 +145,9 @@ class ArticleFeedback(models.Model):
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return f"{'helpful' if self.helpful else 'not helpful'}: {self.translation_id}"
+
 
 class EmbeddingCache(models.Model):
     """Embeddings of knowledge texts by content hash, so a restart does not embed everything again."""
@@ -125,3 +155,6 @@ class EmbeddingCache(models.Model):
     key = models.CharField(max_length=64, unique=True)  # sha256(model, kind, text)
     vector = models.BinaryField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key

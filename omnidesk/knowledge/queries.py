@@ -27,7 +27,11 @@ def url_language(code: str) -> str:
 def article_path(translation: ArticleTranslation) -> str:
     return reverse(
         "helpcenter:article",
-        kwargs={"lang": url_language(translation.language), "article_id": translation.article.uuid, "slug": translation.slug},
+        kwargs={
+            "lang": url_language(translation.language),
+            "article_id": translation.article.uuid,
+            "slug": translation.slug,
+        },
     )
 
 
@@ -54,7 +58,9 @@ def best_translation(article: Article, language: str) -> ArticleTranslation | No
 
 def categories_with_articles(language: str) -> list[tuple[Category | None, str, list[ArticleTranslation]]]:
     """Help center home: each category with its published public articles in the reader's language."""
-    articles = public_articles().select_related("category").prefetch_related("translations").order_by("-views", "id")
+    articles = (
+        public_articles().select_related("category").prefetch_related("translations").order_by("-views", "id")
+    )
     grouped: dict[int | None, list[ArticleTranslation]] = {}
     for article in articles:
         translation = best_translation(article, language)
@@ -69,7 +75,9 @@ def categories_with_articles(language: str) -> list[tuple[Category | None, str, 
 
 
 def category_articles(category: Category, language: str) -> list[ArticleTranslation]:
-    articles = public_articles().filter(category=category).prefetch_related("translations").order_by("-views", "id")
+    articles = (
+        public_articles().filter(category=category).prefetch_related("translations").order_by("-views", "id")
+    )
     return [t for a in articles if (t := best_translation(a, language)) is not None]
 
 
@@ -81,8 +89,15 @@ class Suggestion:
     url: str
 
 
-def search_articles(query: str, *, language: str | None = None, audience: str = PUBLIC, k: int = 5,
-                    with_passages: bool = False, min_cosine: float = 0.0) -> list[Suggestion]:
+def search_articles(
+    query: str,
+    *,
+    language: str | None = None,
+    audience: str = PUBLIC,
+    k: int = 5,
+    with_passages: bool = False,
+    min_cosine: float = 0.0,
+) -> list[Suggestion]:
     """Hybrid search (knowledge.search) turned into article translations, one per article."""
     query = " ".join((query or "").split())[:500]
     if len(query) < 2:
@@ -93,7 +108,9 @@ def search_articles(query: str, *, language: str | None = None, audience: str = 
     wanted = [split_doc_id(h.doc_id) for h in hits]
     rows = {
         (t.article_id, normalise(t.language)): t
-        for t in ArticleTranslation.objects.select_related("article").filter(article_id__in=[a for a, _ in wanted])
+        for t in ArticleTranslation.objects.select_related("article").filter(
+            article_id__in=[a for a, _ in wanted]
+        )
     }
     allowed = Article.objects.filter(pk__in=[a for a, _ in wanted], status=ArticleStatus.PUBLISHED)
     if audience == PUBLIC:
@@ -115,9 +132,11 @@ def search_articles(query: str, *, language: str | None = None, audience: str = 
 
 
 def agent_articles(status: str = "", query: str = "") -> QuerySet[Article]:
-    qs = Article.objects.select_related("category").prefetch_related(
-        Prefetch("translations", queryset=ArticleTranslation.objects.order_by("language"))
-    ).order_by("-updated_at")
+    qs = (
+        Article.objects.select_related("category")
+        .prefetch_related(Prefetch("translations", queryset=ArticleTranslation.objects.order_by("language")))
+        .order_by("-updated_at")
+    )
     if status:
         qs = qs.filter(status=status)
     if query:
@@ -125,4 +144,13 @@ def agent_articles(status: str = "", query: str = "") -> QuerySet[Article]:
     return qs
 
 
-__all__ = ["AGENTS", "PUBLIC", "Suggestion", "article_path", "article_short_url", "article_url", "best_translation", "search_articles"]
+__all__ = [
+    "AGENTS",
+    "PUBLIC",
+    "Suggestion",
+    "article_path",
+    "article_short_url",
+    "article_url",
+    "best_translation",
+    "search_articles",
+]

@@ -9,7 +9,11 @@ urlpatterns = [
     path("preview/", views.preview, name="preview"),
     path("a/<uuid:article_id>/", views.article_detail, name="article"),
     path("a/<uuid:article_id>/translation/", views.save_translation, name="save_translation"),
-    path("a/<uuid:article_id>/translation/<str:language>/delete/", views.delete_translation, name="delete_translation"),
+    path(
+        "a/<uuid:article_id>/translation/<str:language>/delete/",
+        views.delete_translation,
+        name="delete_translation",
+    ),
     path("a/<uuid:article_id>/settings/", views.article_settings, name="settings"),
     path("a/<uuid:article_id>/images/", views.upload_image, name="upload_image"),
     path("a/<uuid:article_id>/revisions/<int:revision_id>/restore/", views.restore_revision, name="restore"),

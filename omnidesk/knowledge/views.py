@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from omnidesk.accounts.roles import sees_everything
-from omnidesk.conversations.access import accessible_inboxes, conversation_or_404
+from omnidesk.conversations.access import conversation_or_404
 from omnidesk.conversations.constants import Direction, MessageKind
 from omnidesk.conversations.models import Message
 from omnidesk.ui.decorators import agent_required
@@ -57,7 +57,12 @@ def _can_edit(request: HttpRequest) -> bool:
 
 
 def _article(article_id: uuid.UUID) -> Article:
-    article = Article.objects.select_related("category").prefetch_related("translations").filter(uuid=article_id).first()
+    article = (
+        Article.objects.select_related("category")
+        .prefetch_related("translations")
+        .filter(uuid=article_id)
+        .first()
+    )
     if article is None:
         raise Http404(_("No such article."))
     return article
@@ -79,10 +84,18 @@ def article_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
     articles = queries.agent_articles(status=status, query=q)[:200]
     pending = ArticleExample.objects.filter(status=ExampleStatus.PENDING).count()
-    return render(request, "knowledge/list.html", {
-        "articles": articles, "status": status, "q": q, "statuses": ArticleStatus.choices, "can_edit": _can_edit(request),
-        "pending_examples": pending,
-    })
+    return render(
+        request,
+        "knowledge/list.html",
+        {
+            "articles": articles,
+            "status": status,
+            "q": q,
+            "statuses": ArticleStatus.choices,
+            "can_edit": _can_edit(request),
+            "pending_examples": pending,
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -93,34 +106,57 @@ def article_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             article = actions.create_article(
-                language=data["language"], title=data["title"], body=data["body"], category=data["category"],
-                visibility=data["visibility"], author=request.agent,  # type: ignore[attr-defined]
+                language=data["language"],
+                title=data["title"],
+                body=data["body"],
+                category=data["category"],
+                visibility=data["visibility"],
+                author=request.agent,  # type: ignore[attr-defined]
             )
         except actions.KnowledgeError as exc:
             form.add_error(None, _refused(exc))
         else:
             messages.success(request, _("Draft saved."))
-            return HttpResponseRedirect(reverse("knowledge:article", args=[article.uuid]) + f"?lang={data['language']}")
+            return HttpResponseRedirect(
+                reverse("knowledge:article", args=[article.uuid]) + f"?lang={data['language']}"
+            )
     return render(request, "knowledge/new.html", {"form": form}, status=400 if form.errors else 200)
 
 
 def _editor_context(request: HttpRequest, article: Article, language: str, **extra: Any) -> dict[str, Any]:
     translations = {t.language: t for t in article.translations.all()}
     current = translations.get(language)
-    revisions = ArticleRevision.objects.filter(translation=current).select_related("author")[:30] if current else []
+    revisions = (
+        ArticleRevision.objects.filter(translation=current).select_related("author")[:30] if current else []
+    )
     return {
-        "article": article, "translations": sorted(translations.values(), key=lambda t: t.language),
-        "language": language, "current": current, "revisions": revisions,
-        "translation_form": extra.pop("translation_form", None) or TranslationForm(initial={
-            "language": language, "title": current.title if current else "", "body": current.body if current else "",
-        }),
-        "settings_form": extra.pop("settings_form", None) or ArticleSettingsForm(initial={
-            "category": article.category_id, "status": article.status, "visibility": article.visibility,
-        }),
-        "image_form": ImageForm(), "images": article.images.order_by("-created_at")[:50],
+        "article": article,
+        "translations": sorted(translations.values(), key=lambda t: t.language),
+        "language": language,
+        "current": current,
+        "revisions": revisions,
+        "translation_form": extra.pop("translation_form", None)
+        or TranslationForm(
+            initial={
+                "language": language,
+                "title": current.title if current else "",
+                "body": current.body if current else "",
+            }
+        ),
+        "settings_form": extra.pop("settings_form", None)
+        or ArticleSettingsForm(
+            initial={
+                "category": article.category_id,
+                "status": article.status,
+                "visibility": article.visibility,
+            }
+        ),
+        "image_form": ImageForm(),
+        "images": article.images.order_by("-created_at")[:50],
         "examples": article.examples.order_by("-created_at")[:50],
         "public_url": queries.article_url(current) if current else "",
-        "can_edit": _can_edit(request), **extra,
+        "can_edit": _can_edit(request),
+        **extra,
     }
 
 
@@ -142,16 +178,27 @@ def save_translation(request: HttpRequest, article_id: uuid.UUID) -> HttpRespons
     if form.is_valid():
         data = form.cleaned_data
         try:
-            actions.save_translation(article, language=data["language"], title=data["title"], body=data["body"],
-                                     author=request.agent)  # type: ignore[attr-defined]
+            actions.save_translation(
+                article,
+                language=data["language"],
+                title=data["title"],
+                body=data["body"],
+                author=request.agent,
+            )  # type: ignore[attr-defined]
         except actions.KnowledgeError as exc:
             form.add_error(None, _refused(exc))
         else:
             messages.success(request, _("Saved. The previous version is in the history."))
-            return HttpResponseRedirect(reverse("knowledge:article", args=[article.uuid]) + f"?lang={data['language']}")
+            return HttpResponseRedirect(
+                reverse("knowledge:article", args=[article.uuid]) + f"?lang={data['language']}"
+            )
     language = normalise(request.POST.get("language", "")) or "en"
-    return render(request, "knowledge/article.html",
-                  _editor_context(request, article, language, translation_form=form), status=400)
+    return render(
+        request,
+        "knowledge/article.html",
+        _editor_context(request, article, language, translation_form=form),
+        status=400,
+    )
 
 
 @require_POST
@@ -162,23 +209,37 @@ def article_settings(request: HttpRequest, article_id: uuid.UUID) -> HttpRespons
     language = normalise(request.POST.get("lang", "")) or "en"
     if form.is_valid():
         data = form.cleaned_data
-        actions.update_article(article, category=data["category"], visibility=data["visibility"], status=data["status"],
-                               by=request.agent)  # type: ignore[attr-defined]
+        actions.update_article(
+            article,
+            category=data["category"],
+            visibility=data["visibility"],
+            status=data["status"],
+            by=request.agent,
+        )  # type: ignore[attr-defined]
         messages.success(request, _("Article settings saved."))
         return HttpResponseRedirect(reverse("knowledge:article", args=[article.uuid]) + f"?lang={language}")
-    return render(request, "knowledge/article.html",
-                  _editor_context(request, article, language, settings_form=form), status=400)
+    return render(
+        request,
+        "knowledge/article.html",
+        _editor_context(request, article, language, settings_form=form),
+        status=400,
+    )
 
 
 @require_POST
 @editor_required
 def restore_revision(request: HttpRequest, article_id: uuid.UUID, revision_id: int) -> HttpResponse:
     article = _article(article_id)
-    revision = get_object_or_404(ArticleRevision.objects.select_related("translation__article"), pk=revision_id,
-                                 translation__article=article)
+    revision = get_object_or_404(
+        ArticleRevision.objects.select_related("translation__article"),
+        pk=revision_id,
+        translation__article=article,
+    )
     actions.restore_revision(revision, author=request.agent)  # type: ignore[attr-defined]
     messages.success(request, _("Version restored."))
-    return HttpResponseRedirect(reverse("knowledge:article", args=[article.uuid]) + f"?lang={revision.translation.language}")
+    return HttpResponseRedirect(
+        reverse("knowledge:article", args=[article.uuid]) + f"?lang={revision.translation.language}"
+    )
 
 
 @require_POST
@@ -191,8 +252,12 @@ def delete_translation(request: HttpRequest, article_id: uuid.UUID, language: st
     try:
         actions.delete_translation(translation, by=request.agent)  # type: ignore[attr-defined]
     except actions.KnowledgeError as exc:
-        return render(request, "knowledge/article.html",
-                      _editor_context(request, article, translation.language, error=_refused(exc)), status=400)
+        return render(
+            request,
+            "knowledge/article.html",
+            _editor_context(request, article, translation.language, error=_refused(exc)),
+            status=400,
+        )
     messages.success(request, _("Translation deleted."))
     return HttpResponseRedirect(reverse("knowledge:article", args=[article.uuid]))
 
@@ -209,17 +274,32 @@ def upload_image(request: HttpRequest, article_id: uuid.UUID) -> HttpResponse:
             error = _("Images are at most 5 MB.")
         else:
             try:
-                image = actions.upload_image(article, name=upload.name or "image", content_type=upload.content_type or "",
-                                             data=upload.read(), by=request.agent)  # type: ignore[attr-defined]
+                image = actions.upload_image(
+                    article,
+                    name=upload.name or "image",
+                    content_type=upload.content_type or "",
+                    data=upload.read(),
+                    by=request.agent,
+                )  # type: ignore[attr-defined]
             except actions.KnowledgeError as exc:
                 error = _refused(exc)
             else:
-                messages.success(request, _("Image uploaded: paste %(markdown)s into the body.") % {
-                    "markdown": f"![]({image.file.url})"})
-                return HttpResponseRedirect(reverse("knowledge:article", args=[article.uuid]) + f"?lang={language}")
+                messages.success(
+                    request,
+                    _("Image uploaded: paste %(markdown)s into the body.")
+                    % {"markdown": f"![]({image.file.url})"},
+                )
+                return HttpResponseRedirect(
+                    reverse("knowledge:article", args=[article.uuid]) + f"?lang={language}"
+                )
     else:
         error = first_error(form)
-    return render(request, "knowledge/article.html", _editor_context(request, article, language, error=error), status=400)
+    return render(
+        request,
+        "knowledge/article.html",
+        _editor_context(request, article, language, error=error),
+        status=400,
+    )
 
 
 @require_POST
@@ -239,15 +319,20 @@ def categories(request: HttpRequest) -> HttpResponse:
     form = CategoryForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            actions.save_category(slug=form.cleaned_data["slug"], names=form.names(),
-                                  position=form.cleaned_data["position"])
+            actions.save_category(
+                slug=form.cleaned_data["slug"], names=form.names(), position=form.cleaned_data["position"]
+            )
         except actions.KnowledgeError as exc:
             form.add_error(None, _refused(exc))
         else:
             messages.success(request, _("Category saved."))
             return HttpResponseRedirect(reverse("knowledge:categories"))
-    return render(request, "knowledge/categories.html",
-                  {"form": form, "categories": Category.objects.all()}, status=400 if form.errors else 200)
+    return render(
+        request,
+        "knowledge/categories.html",
+        {"form": form, "categories": Category.objects.all()},
+        status=400 if form.errors else 200,
+    )
 
 
 # --- learning: example review -------------------------------------------------------------------
@@ -265,7 +350,11 @@ def examples(request: HttpRequest) -> HttpResponse:
         .prefetch_related("article__translations")
         .order_by("-created_at")[:200]
     )
-    return render(request, "knowledge/examples.html", {"examples": rows, "status": status, "statuses": ExampleStatus.choices})
+    return render(
+        request,
+        "knowledge/examples.html",
+        {"examples": rows, "status": status, "statuses": ExampleStatus.choices},
+    )
 
 
 @require_POST
@@ -277,13 +366,21 @@ def review_example(request: HttpRequest, example_id: int) -> HttpResponse:
         messages.error(request, first_error(form))
         return HttpResponseRedirect(reverse("knowledge:examples"))
     try:
-        actions.review_example(example, approve=form.cleaned_data["decision"] == "approve", text=form.cleaned_data["text"],
-                               by=request.agent)  # type: ignore[attr-defined]
+        actions.review_example(
+            example,
+            approve=form.cleaned_data["decision"] == "approve",
+            text=form.cleaned_data["text"],
+            by=request.agent,
+        )  # type: ignore[attr-defined]
     except actions.KnowledgeError as exc:
         messages.error(request, _refused(exc))
     else:
-        messages.success(request, _("Example approved: search and the bot use it now.") if example.status == ExampleStatus.APPROVED
-                         else _("Example rejected."))
+        messages.success(
+            request,
+            _("Example approved: search and the bot use it now.")
+            if example.status == ExampleStatus.APPROVED
+            else _("Example rejected."),
+        )
     return HttpResponseRedirect(reverse("knowledge:examples"))
 
 
@@ -302,9 +399,16 @@ def assist(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     if not q:
         recent = list(
             Message.objects.filter(conversation=conversation, direction=Direction.IN, kind=MessageKind.TEXT)
-            .order_by("-created_at", "-id").values_list("text", flat=True)[:ASSIST_CONTEXT_MESSAGES]
+            .order_by("-created_at", "-id")
+            .values_list("text", flat=True)[:ASSIST_CONTEXT_MESSAGES]
         )
         q = " ".join(reversed(recent))[:500]
     # The language is detected from the text searched (an agent may search in their own language).
-    results = queries.search_articles(q, audience=AGENTS, k=ASSIST_SUGGESTIONS, with_passages=True) if q else []
-    return render(request, "knowledge/_assist.html", {"conv": conversation, "results": results, "q": request.GET.get("q", "")})
+    results = (
+        queries.search_articles(q, audience=AGENTS, k=ASSIST_SUGGESTIONS, with_passages=True) if q else []
+    )
+    return render(
+        request,
+        "knowledge/_assist.html",
+        {"conv": conversation, "results": results, "q": request.GET.get("q", "")},
+    )

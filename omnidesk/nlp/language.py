@@ -202,9 +202,7 @@ def _word_votes(text: str, languages: Sequence[str]) -> dict[str, float]:
     return votes
 
 
-def detect_in_context(
-    text: str, *, languages: Iterable[str], previous: str = "", default: str = ""
-) -> str:
+def detect_in_context(text: str, *, languages: Iterable[str], previous: str = "", default: str = "") -> str:
     """The language of a customer's message among the help desk's ``languages``, using what is known.
 
     ``previous`` is the conversation's or the contact's earlier language and ``default`` the inbox's;

@@ -108,9 +108,23 @@ class SlaBreached(SlaAlert):
     type: Literal["sla.breached"] = "sla.breached"
 
 
-Event = MessageCreated | MessageUpdated | MessageStatus | ConversationUpdated | AgentAssigned | SlaWarning | SlaBreached
+Event = (
+    MessageCreated
+    | MessageUpdated
+    | MessageStatus
+    | ConversationUpdated
+    | AgentAssigned
+    | SlaWarning
+    | SlaBreached
+)
 EVENT_TYPES: tuple[type[_Event], ...] = (
-    MessageCreated, MessageUpdated, MessageStatus, ConversationUpdated, AgentAssigned, SlaWarning, SlaBreached,
+    MessageCreated,
+    MessageUpdated,
+    MessageStatus,
+    ConversationUpdated,
+    AgentAssigned,
+    SlaWarning,
+    SlaBreached,
 )
 
 

@@ -41,12 +41,16 @@ CONDITION_KEYS = frozenset({"channels", "languages", "tags", "keywords", "attrib
 # --- rules ---------------------------------------------------------------------------------------
 
 
-def rule_matches(rule: RoutingRule, *, channel: str, language: str, tags: list[str], text: str, attributes: dict) -> bool:
+def rule_matches(
+    rule: RoutingRule, *, channel: str, language: str, tags: list[str], text: str, attributes: dict
+) -> bool:
     """Every condition the rule names must hold; lists match when any item does."""
     c = rule.conditions or {}
     if c.get("channels") and channel not in c["channels"]:
         return False
-    if c.get("languages") and not any(engine.speaks((str(code).lower(),), language) for code in c["languages"]):
+    if c.get("languages") and not any(
+        engine.speaks((str(code).lower(),), language) for code in c["languages"]
+    ):
         return False
     if c.get("tags") and not set(c["tags"]) & set(tags):
         return False
@@ -66,9 +70,7 @@ def enabled_rules() -> list[RoutingRule]:
     which cost more than the read (bench/inbound). Read fresh each time: rules saved in another
     process (the web app) apply to the next message.
     """
-    sql = (
-        f"SELECT * FROM {RoutingRule._meta.db_table} WHERE enabled = %s ORDER BY position, id"  # noqa: S608 - table name from model meta, values bound
-    )
+    sql = f"SELECT * FROM {RoutingRule._meta.db_table} WHERE enabled = %s ORDER BY position, id"  # noqa: S608 - table name from model meta, values bound
     return list(RoutingRule.objects.raw(sql, [True]))
 
 
@@ -82,7 +84,11 @@ def apply_rules(conv: Conversation, text: str, *, tags: list[str] | None = None)
         tags = events.tag_names(conv.pk) if any((rule.conditions or {}).get("tags") for rule in rules) else []
     for rule in rules:
         if rule_matches(
-            rule, channel=conv.current_inbox.kind, language=conv.language, tags=tags, text=text,
+            rule,
+            channel=conv.current_inbox.kind,
+            language=conv.language,
+            tags=tags,
+            text=text,
             attributes=conv.contact.attributes or {},
         ):
             if rule.team_id:
@@ -95,7 +101,9 @@ def apply_rules(conv: Conversation, text: str, *, tags: list[str] | None = None)
     return None
 
 
-def check_save_rule(data: dict[str, Any], *, rule: RoutingRule | None = None, by: AgentProfile | None = None) -> RoutingRule:
+def check_save_rule(
+    data: dict[str, Any], *, rule: RoutingRule | None = None, by: AgentProfile | None = None
+) -> RoutingRule:
     """Validate a rule from a form or the API and save it; ActionError says what is wrong."""
     name = str(data.get("name") or "").strip()
     if not name or len(name) > 100:
@@ -154,8 +162,13 @@ def delete_rule(rule: RoutingRule, *, by: AgentProfile | None = None) -> None:
 
 
 def save_team_routing(
-    team: Team, *, strategy: str, overflow_team: Team | None = None, overflow_after_seconds: int | None = None,
-    accept_timeout_seconds: int | None = None, by: AgentProfile | None = None,
+    team: Team,
+    *,
+    strategy: str,
+    overflow_team: Team | None = None,
+    overflow_after_seconds: int | None = None,
+    accept_timeout_seconds: int | None = None,
+    by: AgentProfile | None = None,
 ) -> TeamRouting:
     if strategy not in Strategy.values:
         raise ActionError("bad_strategy", f"unknown strategy {strategy!r}")
@@ -167,7 +180,10 @@ def save_team_routing(
     with transaction.atomic():
         config, _ = TeamRouting.objects.get_or_create(team=team)
         config.strategy, config.overflow_team = strategy, overflow_team
-        config.overflow_after_seconds, config.accept_timeout_seconds = overflow_after_seconds, accept_timeout_seconds
+        config.overflow_after_seconds, config.accept_timeout_seconds = (
+            overflow_after_seconds,
+            accept_timeout_seconds,
+        )
         config.save()
         audit(getattr(by, "user", None), "routing.team_saved", team, strategy=strategy)
         transaction.on_commit(engine.invalidate)
@@ -187,20 +203,32 @@ def on_inbound(message_id: int, *, message: Message | None = None) -> int:
     """
     preloaded = message is not None
     if message is None:
-        message = Message.objects.filter(pk=message_id, direction=Direction.IN).only("id", "conversation_id", "text").first()
+        message = (
+            Message.objects.filter(pk=message_id, direction=Direction.IN)
+            .only("id", "conversation_id", "text")
+            .first()
+        )
     if message is None or message.direction != Direction.IN:
         return 0
     now = timezone.now()
     if _may_queue(message.conversation_id):
         with transaction.atomic():
             conv = _lock(message.conversation_id)
-            if conv is not None and conv.status == Status.OPEN and conv.assignee_id is not None and (
-                AgentProfile.objects.filter(pk=conv.assignee_id, presence=Presence.OFFLINE).exists()
+            if (
+                conv is not None
+                and conv.status == Status.OPEN
+                and conv.assignee_id is not None
+                and (AgentProfile.objects.filter(pk=conv.assignee_id, presence=Presence.OFFLINE).exists())
             ):
                 # The customer wrote to a conversation its (offline) agent still holds: back to the queue.
                 do_assign(conv, None)
                 conv.assignee = None
-            if conv is None or conv.status != Status.OPEN or conv.assignee_id is not None or conv.queued_at is not None:
+            if (
+                conv is None
+                or conv.status != Status.OPEN
+                or conv.assignee_id is not None
+                or conv.queued_at is not None
+            ):
                 queued = False
             else:
                 tags = events.tag_names(conv.pk)
@@ -273,8 +301,10 @@ def acknowledge(message_id: int, *, message: Message | None = None) -> Message |
     if message is None:
         message = Message.objects.select_related("inbox").filter(pk=message_id).first()
     if (
-        message is None or message.inbox is None
-        or message.direction != Direction.IN or message.sender_type != SenderType.CONTACT
+        message is None
+        or message.inbox is None
+        or message.direction != Direction.IN
+        or message.sender_type != SenderType.CONTACT
     ):
         return None
     inbox = message.inbox
@@ -297,8 +327,11 @@ def acknowledge(message_id: int, *, message: Message | None = None) -> Message |
         if Message.objects.filter(conversation=conv, meta__auto_acknowledgement=message.pk).exists():
             return None
         answered = Message.objects.filter(
-            conversation=conv, direction=Direction.OUT, kind=MessageKind.TEXT,
-            sender_type__in=(SenderType.BOT, SenderType.AGENT), created_at__gte=message.created_at,
+            conversation=conv,
+            direction=Direction.OUT,
+            kind=MessageKind.TEXT,
+            sender_type__in=(SenderType.BOT, SenderType.AGENT),
+            created_at__gte=message.created_at,
         ).exists()
         if answered or reply_identity(conv, inbox) is None:
             return None
@@ -306,7 +339,10 @@ def acknowledge(message_id: int, *, message: Message | None = None) -> Message |
         sentence = expected.expected_reply(inbox, now, language=language).sentence
         text = template.replace(ACK_PLACEHOLDER, sentence)
         ack = send_message(
-            conv, inbox=inbox, text=text, sender_type=SenderType.SYSTEM,
+            conv,
+            inbox=inbox,
+            text=text,
+            sender_type=SenderType.SYSTEM,
             meta={"auto_acknowledgement": message.pk, "language": language},
         )
     return ack
@@ -322,7 +358,9 @@ def opens_conversation(message: Message) -> bool:
         return True
     last_status = (
         Message.objects.filter(
-            conversation_id=message.conversation_id, kind=MessageKind.EVENT, meta__event=EventType.STATUS,
+            conversation_id=message.conversation_id,
+            kind=MessageKind.EVENT,
+            meta__event=EventType.STATUS,
             created_at__lte=message.created_at,
         )
         .order_by("-created_at", "-id")
@@ -352,7 +390,9 @@ def _schedule_overflow(conv: Conversation) -> None:
     if not conv.team_id:
         return
     sql = f"SELECT * FROM {TeamRouting._meta.db_table} WHERE team_id = %s"  # noqa: S608 - table name from model meta, values bound
-    config = next(iter(TeamRouting.objects.raw(sql, [conv.team_id])), None)  # raw: on every queued conversation
+    config = next(
+        iter(TeamRouting.objects.raw(sql, [conv.team_id])), None
+    )  # raw: on every queued conversation
     if config and config.overflow_team_id and config.overflow_after_seconds:
         run_after = timezone.now() + dt.timedelta(seconds=config.overflow_after_seconds)
         tasks.check_overflow.using(run_after=run_after).enqueue(conv.pk, conv.team_id)
@@ -361,10 +401,19 @@ def _schedule_overflow(conv: Conversation) -> None:
 def overflow(conversation_id: int, team_id: int) -> str:
     """Still waiting in `team`'s queue after its overflow time: move it to the overflow team."""
     with transaction.atomic():
-        conv = Conversation.objects.select_for_update(of=("self",)).select_related("current_inbox").filter(
-            pk=conversation_id
-        ).first()
-        if conv is None or conv.team_id != team_id or conv.assignee_id or conv.status != Status.OPEN or not conv.queued_at:
+        conv = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("current_inbox")
+            .filter(pk=conversation_id)
+            .first()
+        )
+        if (
+            conv is None
+            or conv.team_id != team_id
+            or conv.assignee_id
+            or conv.status != Status.OPEN
+            or not conv.queued_at
+        ):
             return "stale"
         config = TeamRouting.objects.filter(team_id=team_id).first()
         if config is None or not config.overflow_team_id:
@@ -377,7 +426,9 @@ def overflow(conversation_id: int, team_id: int) -> str:
     return "moved"
 
 
-def requeue(conv: Conversation, *, exclude: AgentProfile | None = None, by: AgentProfile | None = None) -> Conversation:
+def requeue(
+    conv: Conversation, *, exclude: AgentProfile | None = None, by: AgentProfile | None = None
+) -> Conversation:
     """Take a conversation back from its assignee into the queue, keeping its place (its wait)."""
     with transaction.atomic():
         locked = Conversation.objects.select_for_update(of=("self",)).get(pk=conv.pk)
@@ -397,7 +448,10 @@ def accept_timeout(conversation_id: int, agent_id: int, routed_at_iso: str) -> s
     if conv is None or conv.assignee_id != agent_id or conv.routed_at != routed_at or conv.assignee_opened_at:
         return "stale"
     replied = Message.objects.filter(
-        conversation=conv, direction=Direction.OUT, sender_type=SenderType.AGENT, sender_agent_id=agent_id,
+        conversation=conv,
+        direction=Direction.OUT,
+        sender_type=SenderType.AGENT,
+        sender_agent_id=agent_id,
         created_at__gte=routed_at,
     ).exists()
     if replied or conv.status != Status.OPEN:
@@ -438,7 +492,9 @@ def route_soon() -> None:
 # --- presence ------------------------------------------------------------------------------------
 
 
-def set_presence(agent: AgentProfile, presence: str, *, by: AgentProfile | None = None, auto: bool = False) -> bool:
+def set_presence(
+    agent: AgentProfile, presence: str, *, by: AgentProfile | None = None, auto: bool = False
+) -> bool:
     """Change an agent's presence; going offline sends their open conversations back to the queue.
 
     Returns True if it changed. `auto` marks a change made by the system (the last connection dropped).
@@ -455,7 +511,9 @@ def set_presence(agent: AgentProfile, presence: str, *, by: AgentProfile | None 
         state.auto_away = auto and presence == Presence.AWAY
         state.save(update_fields=["auto_away"])
         if presence == Presence.OFFLINE:
-            held = Conversation.objects.filter(assignee_id=agent.pk, status=Status.OPEN).select_related("current_inbox")
+            held = Conversation.objects.filter(assignee_id=agent.pk, status=Status.OPEN).select_related(
+                "current_inbox"
+            )
             for conv in held:
                 requeue(conv, by=by)
         if presence == Presence.ONLINE or presence == Presence.OFFLINE:

@@ -38,10 +38,18 @@ logger = logging.getLogger(__name__)
 # Channel kinds an agent's capacity does not name count against the capacity of their group:
 # real-time voice, chat-like messaging, or asynchronous (email-like).
 CHANNEL_GROUP = {
-    "voice": "voice", "video": "voice",
-    "webchat": "webchat", "sms": "webchat", "whatsapp": "webchat", "messenger": "webchat",
-    "instagram": "webchat", "telegram": "webchat", "x": "webchat",
-    "email": "email", "webform": "email", "api": "email",
+    "voice": "voice",
+    "video": "voice",
+    "webchat": "webchat",
+    "sms": "webchat",
+    "whatsapp": "webchat",
+    "messenger": "webchat",
+    "instagram": "webchat",
+    "telegram": "webchat",
+    "x": "webchat",
+    "email": "email",
+    "webform": "email",
+    "api": "email",
 }
 LOAD_STATUSES = (Status.OPEN, Status.PENDING)
 QUEUE_ORDER = ("-vip", "-priority", "queued_at", "id")
@@ -67,9 +75,9 @@ def speaks(languages: tuple[str, ...], language: str) -> bool:
 
 def waiting() -> QuerySet[Conversation]:
     """The routing queue, in order; served by the partial index conv_routing_queue."""
-    return Conversation.objects.filter(queued_at__isnull=False, assignee__isnull=True, status=Status.OPEN).order_by(
-        *QUEUE_ORDER
-    )
+    return Conversation.objects.filter(
+        queued_at__isnull=False, assignee__isnull=True, status=Status.OPEN
+    ).order_by(*QUEUE_ORDER)
 
 
 def anyone_waiting() -> bool:
@@ -155,7 +163,8 @@ class Static:
         if found is None:
             required = {int(k): int(v) for k, v in skills.items()}
             found = [
-                p.id for p in self.profiles.values()
+                p.id
+                for p in self.profiles.values()
                 if self._reaches(p, inbox_id, team_id)
                 and speaks(p.languages, language)
                 and all(p.skills.get(s, 0) >= level for s, level in required.items())
@@ -168,7 +177,9 @@ class Static:
         if team_id is not None:
             return team_id in profile.teams
         return (
-            inbox_id in profile.inboxes or self.inbox_team.get(inbox_id) in profile.teams or inbox_id in self.open_inboxes
+            inbox_id in profile.inboxes
+            or self.inbox_team.get(inbox_id) in profile.teams
+            or inbox_id in self.open_inboxes
         )
 
 
@@ -199,8 +210,10 @@ def _fingerprint(cursor: Any) -> tuple:
         " (SELECT MAX(u.date_joined) FROM {user} u JOIN {profile} p ON p.user_id = u.id),"
         " (SELECT COUNT(*) FROM {skill}), (SELECT MAX(id) FROM {skill}),"
         " (SELECT SUM(level * 7 + skill_id * 3 + agent_id) FROM {skill}),"
-        " (SELECT COUNT(*) FROM {teams}), (SELECT MAX(id) FROM {teams}), (SELECT SUM(team_id * 3 + agentprofile_id) FROM {teams}),"
-        " (SELECT COUNT(*) FROM {staff}), (SELECT MAX(id) FROM {staff}), (SELECT SUM(inbox_id * 3 + agentprofile_id) FROM {staff}),"
+        " (SELECT COUNT(*) FROM {teams}), (SELECT MAX(id) FROM {teams}),"
+        " (SELECT SUM(team_id * 3 + agentprofile_id) FROM {teams}),"
+        " (SELECT COUNT(*) FROM {staff}), (SELECT MAX(id) FROM {staff}),"
+        " (SELECT SUM(inbox_id * 3 + agentprofile_id) FROM {staff}),"
         " (SELECT COUNT(*) FROM {inbox}), (SELECT MAX(id) FROM {inbox}), (SELECT MAX(created_at) FROM {inbox}),"
         " (SELECT SUM(default_team_id) FROM {inbox}),"
         " (SELECT COUNT(*) FROM {team_routing}), (SELECT MAX(id) FROM {team_routing}),"
@@ -219,7 +232,8 @@ def _read_static(cursor: Any, fingerprint: tuple) -> Static:
             pk,
             tuple(str(code).lower() for code in languages if code) if isinstance(languages, list) else (),
             {str(k): int(v) for k, v in capacity.items() if isinstance(v, int | float) and v > 0}
-            if isinstance(capacity, dict) else {},
+            if isinstance(capacity, dict)
+            else {},
         )
     cursor.execute(f"SELECT agent_id, skill_id, level FROM {AgentSkill._meta.db_table}")  # noqa: S608 - table names from model meta, values bound
     for agent_id, skill_id, level in cursor.fetchall():
@@ -302,7 +316,9 @@ class Snapshot:
     def qualified(self, inbox_id: int, team_id: int | None, language: str, skills: dict) -> list[Slot]:
         """Online agents who may take such a conversation, capacity aside."""
         agents = self.agents
-        return [agents[i] for i in self.static.qualified_ids(inbox_id, team_id, language, skills) if i in agents]
+        return [
+            agents[i] for i in self.static.qualified_ids(inbox_id, team_id, language, skills) if i in agents
+        ]
 
     def strategy(self, team_id: int | None) -> str:
         config = self.static.team_routing.get(team_id) if team_id else None
@@ -316,6 +332,7 @@ class Snapshot:
 
 def rank(agents: list[Slot], kind: str, strategy: str) -> list[Slot]:
     """Least loaded (share of capacity used, then fewest, then longest since an assignment) or round robin."""
+
     def since(a: Slot) -> dt.datetime:
         return a.last_assigned_at or _EPOCH
 
@@ -404,13 +421,19 @@ def queue_page(inboxes: list[int], *, after: tuple | None = None, size: int = 20
         return cursor.fetchall()
 
 
-def claim(conversation_id: int, agent_id: int, kind: str, *, now: dt.datetime | None = None) -> Conversation | None:
+def claim(
+    conversation_id: int, agent_id: int, kind: str, *, now: dt.datetime | None = None
+) -> Conversation | None:
     """Assign the conversation to the agent if it is still waiting and the agent still has room."""
     return _claim(conversation_id, agent_id, kind, now=now)[0]
 
 
 def _claim(
-    conversation_id: int, agent_id: int, kind: str, *, now: dt.datetime | None = None,
+    conversation_id: int,
+    agent_id: int,
+    kind: str,
+    *,
+    now: dt.datetime | None = None,
     team_routing: dict[int, TeamRouting] | None = None,
 ) -> tuple[Conversation | None, str]:
     """(conversation, "assigned"), or (None, why not: "agent" unavailable or full, "taken" conversation).
@@ -435,7 +458,9 @@ def _claim(
             cursor.execute(f"SELECT agent_id FROM {states} WHERE agent_id = %s{lock}", [agent_id])  # noqa: S608 - table names from model meta, values bound
             if cursor.fetchone() is None:  # the agent was deleted meanwhile
                 return None, "agent"
-        agent = AgentProfile.objects.select_related("user").filter(pk=agent_id, presence=Presence.ONLINE).first()
+        agent = (
+            AgentProfile.objects.select_related("user").filter(pk=agent_id, presence=Presence.ONLINE).first()
+        )
         if agent is None:
             return None, "agent"
         capacity = agent.capacity if isinstance(agent.capacity, dict) else {}
@@ -460,7 +485,8 @@ def _claim(
         conv.assignee_opened_at = None
         stamp = connection.ops.adapt_datetimefield_value(now)  # each backend's own storage format
         cursor.execute(
-            f"UPDATE {conversations} SET routed_at = %s, assignee_opened_at = NULL WHERE id = %s", [stamp, conversation_id]  # noqa: S608 - table names from model meta, values bound
+            f"UPDATE {conversations} SET routed_at = %s, assignee_opened_at = NULL WHERE id = %s",  # noqa: S608
+            [stamp, conversation_id],
         )
         cursor.execute(f"UPDATE {states} SET last_assigned_at = %s WHERE agent_id = %s", [stamp, agent_id])  # noqa: S608 - table names from model meta, values bound
         timeout = _accept_timeout(conv.team_id, team_routing)

@@ -49,7 +49,9 @@ def estimate_wait_seconds(inbox: Inbox, *, now: dt.datetime) -> tuple[int, int, 
     """
     group = CHANNEL_GROUP.get(inbox.kind, inbox.kind)
     kinds = [k for k, g in CHANNEL_GROUP.items() if g == group]
-    aht = handle_time_seconds(kinds, since=now - dt.timedelta(hours=24)) or DEFAULT_AHT_SECONDS.get(group, 900)
+    aht = handle_time_seconds(kinds, since=now - dt.timedelta(hours=24)) or DEFAULT_AHT_SECONDS.get(
+        group, 900
+    )
     queue = waiting().filter(current_inbox=inbox)
     if inbox.default_team_id:
         queue = queue | waiting().filter(team_id=inbox.default_team_id)
@@ -61,7 +63,9 @@ def estimate_wait_seconds(inbox: Inbox, *, now: dt.datetime) -> tuple[int, int, 
         return int(aht), queue_length, 0
     free = sum(a.spare(inbox.kind) for a in agents)
     drain = max(queue_length - free + 1, 0) * aht / slots
-    arrivals = Conversation.objects.filter(current_inbox__kind__in=kinds, created_at__gte=now - dt.timedelta(hours=1)).count()
+    arrivals = Conversation.objects.filter(
+        current_inbox__kind__in=kinds, created_at__gte=now - dt.timedelta(hours=1)
+    ).count()
     traffic = arrivals * aht / 3600
     asa = average_speed_of_answer(slots, traffic, aht) if traffic else 0.0
     if not math.isfinite(asa):
@@ -69,7 +73,9 @@ def estimate_wait_seconds(inbox: Inbox, *, now: dt.datetime) -> tuple[int, int, 
     return int(max(drain, asa)), queue_length, len(agents)
 
 
-def expected_reply(inbox: Inbox, now: dt.datetime | None = None, *, language: str | None = None) -> ExpectedReply:
+def expected_reply(
+    inbox: Inbox, now: dt.datetime | None = None, *, language: str | None = None
+) -> ExpectedReply:
     """When the customer can expect an answer, and a sentence saying so in `language` (the customer's)."""
     now = now or timezone.now()
     schedule = hours_of(inbox)
@@ -88,7 +94,9 @@ def expected_reply(inbox: Inbox, now: dt.datetime | None = None, *, language: st
     return ExpectedReply(open_now, opens_at, reply_by, wait, queue_length, agents, sentence)
 
 
-def _sentence(open_now: bool, opens_at: dt.datetime | None, reply_by: dt.datetime, wait: int, now: dt.datetime) -> str:
+def _sentence(
+    open_now: bool, opens_at: dt.datetime | None, reply_by: dt.datetime, wait: int, now: dt.datetime
+) -> str:
     def when(value: dt.datetime, *, reference: dt.datetime) -> str:
         # "Monday 09:00 CET" when it is another day, "11:00" when the same day as the reference.
         clock = formats.time_format(value, "H:i")
@@ -106,7 +114,9 @@ def _sentence(open_now: bool, opens_at: dt.datetime | None, reply_by: dt.datetim
     minutes = wait // 60
     if minutes < 60 and reply_by.date() == now.date():
         return ngettext(
-            "Expect an answer within %(minutes)d minute.", "Expect an answer within %(minutes)d minutes.", minutes
+            "Expect an answer within %(minutes)d minute.",
+            "Expect an answer within %(minutes)d minutes.",
+            minutes,
         ) % {"minutes": minutes}
     return gettext("Expect an answer by %(reply_by)s %(zone)s.") % {
         "reply_by": when(reply_by, reference=now),

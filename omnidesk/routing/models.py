@@ -24,7 +24,12 @@ class RoutingRule(models.Model):
     position = models.PositiveIntegerField(_("position"), default=0)
     conditions = models.JSONField(_("conditions"), default=dict, blank=True)
     team = models.ForeignKey(
-        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("team")
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("team"),
     )
     skills = models.JSONField(_("required skills"), default=dict, blank=True)
     priority = models.PositiveSmallIntegerField(_("priority"), null=True, blank=True)
@@ -40,9 +45,15 @@ class TeamRouting(models.Model):
     """How a team's queue is served; a team without a row uses the defaults in settings."""
 
     team = models.OneToOneField("accounts.Team", on_delete=models.CASCADE, related_name="routing")
-    strategy = models.CharField(_("strategy"), max_length=16, choices=Strategy.choices, default=Strategy.LEAST_LOADED)
+    strategy = models.CharField(
+        _("strategy"), max_length=16, choices=Strategy.choices, default=Strategy.LEAST_LOADED
+    )
     overflow_team = models.ForeignKey(
-        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("overflow team"),
     )
     overflow_after_seconds = models.PositiveIntegerField(_("overflow after (seconds)"), null=True, blank=True)
@@ -56,7 +67,9 @@ class TeamRouting(models.Model):
 class AgentRoutingState(models.Model):
     """Per-agent routing bookkeeping; its row is the lock that serialises capacity checks for the agent."""
 
-    agent = models.OneToOneField("accounts.AgentProfile", primary_key=True, on_delete=models.CASCADE, related_name="routing")
+    agent = models.OneToOneField(
+        "accounts.AgentProfile", primary_key=True, on_delete=models.CASCADE, related_name="routing"
+    )
     last_assigned_at = models.DateTimeField(null=True, blank=True)
     # Open workspace WebSocket connections; presence turns away when the last one closes.
     connections = models.PositiveIntegerField(default=0)

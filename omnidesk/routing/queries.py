@@ -41,7 +41,11 @@ def queue(limit: int = 200, *, now: dt.datetime | None = None) -> list[QueueRow]
 
 def queue_position(conversation: Conversation) -> int | None:
     """1-based place in the queue, or None if it is not waiting."""
-    if conversation.queued_at is None or conversation.assignee_id is not None or conversation.status != "open":
+    if (
+        conversation.queued_at is None
+        or conversation.assignee_id is not None
+        or conversation.status != "open"
+    ):
         return None
     return waiting().filter(_ahead_q(conversation)).count() + 1
 
@@ -121,8 +125,11 @@ def staffing(hours: int = 2, *, now: dt.datetime | None = None) -> list[Staffing
         arrivals = Conversation.objects.filter(current_inbox__kind__in=kinds, created_at__gte=since).count()
         aht = handle_time_seconds(kinds, since=since) or DEFAULT_AHT_SECONDS[group]
         figures = agents_needed(
-            calls=arrivals, interval_seconds=hours * 3600, aht=aht,
-            target_service_level=SERVICE_LEVEL, target_seconds=ANSWER_TARGET_SECONDS[group],
+            calls=arrivals,
+            interval_seconds=hours * 3600,
+            aht=aht,
+            target_service_level=SERVICE_LEVEL,
+            target_seconds=ANSWER_TARGET_SECONDS[group],
         )
         on = sum(1 for cap in online if int((cap or {}).get(group, 0) or 0) > 0)
         result.append(

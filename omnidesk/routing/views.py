@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django import forms
@@ -14,13 +12,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from omnidesk.accounts.roles import sees_everything
-from omnidesk.ui.decorators import supervisor_required
 from omnidesk.accounts.constants import Presence
 from omnidesk.accounts.models import AgentProfile, Skill, Team
+from omnidesk.accounts.roles import sees_everything
 from omnidesk.conversations.actions import ActionError
 from omnidesk.conversations.constants import Priority
 from omnidesk.inboxes.constants import ChannelKind
+from omnidesk.ui.decorators import supervisor_required
 
 from . import actions, engine, queries
 from .models import RoutingRule
@@ -104,12 +102,19 @@ class RuleForm(forms.Form):
     tags = forms.CharField(label=_("Tags (any of, comma-separated)"), required=False)
     keywords = forms.CharField(label=_("Keywords (any of, comma-separated)"), required=False)
     attributes = forms.CharField(
-        label=_("Contact attributes (one name=value per line)"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Contact attributes (one name=value per line)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
-    team = forms.ModelChoiceField(label=_("Route to team"), queryset=Team.objects.order_by("name"), required=False)
+    team = forms.ModelChoiceField(
+        label=_("Route to team"), queryset=Team.objects.order_by("name"), required=False
+    )
     priority = forms.TypedChoiceField(
-        label=_("Raise priority to"), choices=[("", _("(unchanged)")), *Priority.choices], coerce=int,
-        empty_value=None, required=False,
+        label=_("Raise priority to"),
+        choices=[("", _("(unchanged)")), *Priority.choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -117,8 +122,11 @@ class RuleForm(forms.Form):
         # One level field per skill: 0 means "not required".
         for skill in Skill.objects.order_by("name"):
             self.fields[f"skill_{skill.pk}"] = forms.IntegerField(
-                label=_("Skill “%(name)s”: minimum level") % {"name": skill.name}, min_value=0, max_value=10,
-                initial=0, required=False,
+                label=_("Skill “%(name)s”: minimum level") % {"name": skill.name},
+                min_value=0,
+                max_value=10,
+                initial=0,
+                required=False,
             )
 
     def clean_attributes(self) -> dict[str, str]:
@@ -147,7 +155,9 @@ class RuleForm(forms.Form):
             },
             "team_id": d["team"].pk if d["team"] else None,
             "skills": {
-                name.removeprefix("skill_"): level for name, level in d.items() if name.startswith("skill_") and level
+                name.removeprefix("skill_"): level
+                for name, level in d.items()
+                if name.startswith("skill_") and level
             },
             "priority": d["priority"],
         }
@@ -156,11 +166,16 @@ class RuleForm(forms.Form):
     def initial_for(cls, rule: RoutingRule) -> dict[str, Any]:
         c = rule.conditions or {}
         initial: dict[str, Any] = {
-            "name": rule.name, "position": rule.position, "enabled": rule.enabled,
-            "channels": c.get("channels", []), "languages": ", ".join(c.get("languages", [])),
-            "tags": ", ".join(c.get("tags", [])), "keywords": ", ".join(c.get("keywords", [])),
+            "name": rule.name,
+            "position": rule.position,
+            "enabled": rule.enabled,
+            "channels": c.get("channels", []),
+            "languages": ", ".join(c.get("languages", [])),
+            "tags": ", ".join(c.get("tags", [])),
+            "keywords": ", ".join(c.get("keywords", [])),
             "attributes": "\n".join(f"{k}={v}" for k, v in (c.get("attributes") or {}).items()),
-            "team": rule.team_id, "priority": rule.priority,
+            "team": rule.team_id,
+            "priority": rule.priority,
         }
         for skill_id, level in (rule.skills or {}).items():
             initial[f"skill_{skill_id}"] = level
@@ -170,9 +185,12 @@ class RuleForm(forms.Form):
 @supervisor_required
 def rules(request: HttpRequest) -> HttpResponse:
     return render(
-        request, "routing/rules.html",
-        {"rules": RoutingRule.objects.select_related("team").order_by("position", "id"),
-         "skills": {str(s.pk): s.name for s in Skill.objects.all()}},
+        request,
+        "routing/rules.html",
+        {
+            "rules": RoutingRule.objects.select_related("team").order_by("position", "id"),
+            "skills": {str(s.pk): s.name for s in Skill.objects.all()},
+        },
     )
 
 

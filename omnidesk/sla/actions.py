@@ -41,7 +41,9 @@ BREACH_FIELD = {
 CLOSED_STATUSES = (Status.RESOLVED, Status.CLOSED)
 
 
-def policy_matches(policy: SlaPolicy, *, channel: str, priority: int, vip: bool, tags: Iterable[str], inbox_id: int) -> bool:
+def policy_matches(
+    policy: SlaPolicy, *, channel: str, priority: int, vip: bool, tags: Iterable[str], inbox_id: int
+) -> bool:
     """Every condition the policy names must hold; `tags` matches when any listed tag is present."""
     c = policy.conditions or {}
     if c.get("channels") and channel not in c["channels"]:
@@ -77,7 +79,11 @@ def match_policy(conversation: Conversation, *, tags: list[str] | None = None) -
     vip = conversation.vip or conversation.contact.vip
     for policy in policies:
         if policy_matches(
-            policy, channel=conversation.current_inbox.kind, priority=conversation.priority, vip=vip, tags=tags,
+            policy,
+            channel=conversation.current_inbox.kind,
+            priority=conversation.priority,
+            vip=vip,
+            tags=tags,
             inbox_id=conversation.current_inbox_id,
         ):
             return policy
@@ -92,7 +98,12 @@ def _lock(conversation_id: int) -> Conversation | None:
     conv = read_by_pk(Conversation, conversation_id, for_update=True)
     if conv is None:
         return None
-    for field, model in (("current_inbox", Inbox), ("team", Team), ("sla_policy", SlaPolicy), ("contact", Contact)):
+    for field, model in (
+        ("current_inbox", Inbox),
+        ("team", Team),
+        ("sla_policy", SlaPolicy),
+        ("contact", Contact),
+    ):
         related_id = getattr(conv, f"{field}_id")
         related = read_by_pk(model, related_id) if related_id is not None else None
         if related is not None:
@@ -120,7 +131,9 @@ def _schedule(conv: Conversation, metrics: Iterable[str]) -> None:
             continue
         warn_at = due - dt.timedelta(minutes=policy.warning_minutes)
         if policy.warning_minutes:
-            tasks.check_sla.using(run_after=warn_at).enqueue(conv.pk, metric, SlaEventKind.WARNING, due.isoformat())
+            tasks.check_sla.using(run_after=warn_at).enqueue(
+                conv.pk, metric, SlaEventKind.WARNING, due.isoformat()
+            )
         tasks.check_sla.using(run_after=due).enqueue(conv.pk, metric, SlaEventKind.BREACH, due.isoformat())
 
 
@@ -160,7 +173,11 @@ def on_inbound(message_id: int, *, message: Message | None = None) -> None:
     `message`, when the caller has just read it (process_inbound), is that row; otherwise it is read here.
     """
     if message is None:
-        message = Message.objects.filter(pk=message_id, direction=Direction.IN).only("id", "conversation_id", "created_at").first()
+        message = (
+            Message.objects.filter(pk=message_id, direction=Direction.IN)
+            .only("id", "conversation_id", "created_at")
+            .first()
+        )
     if message is None or message.direction != Direction.IN:
         return
     at = message.created_at
@@ -188,9 +205,11 @@ def on_inbound(message_id: int, *, message: Message | None = None) -> None:
             # bot answered, an agent wrote first, no policy matched until now) from this message.
             # Not message_count: the auto-acknowledgement, sent after `at` and before this runs, is
             # already counted there.
-            first = not Message.objects.filter(conversation_id=conv.pk, created_at__lt=at).exclude(
-                kind__in=(MessageKind.EVENT, MessageKind.NOTE)
-            ).exists()
+            first = (
+                not Message.objects.filter(conversation_id=conv.pk, created_at__lt=at)
+                .exclude(kind__in=(MessageKind.EVENT, MessageKind.NOTE))
+                .exists()
+            )
             start = conv.created_at if first else at
             if conv.first_response_at is None:
                 _start(conv, Metric.FIRST_RESPONSE, start, changed)
@@ -227,8 +246,16 @@ def _may_change(conversation_id: int) -> bool:
         row = cursor.fetchone()
     if row is None:
         return False
-    (status, paused_at, policy_id, resolution_due, resolution_minutes, first_response_at, next_response_due,
-     any_policy) = row
+    (
+        status,
+        paused_at,
+        policy_id,
+        resolution_due,
+        resolution_minutes,
+        first_response_at,
+        next_response_due,
+        any_policy,
+    ) = row
     if status != Status.OPEN:
         return False
     return (
@@ -289,22 +316,35 @@ def on_status_change(conv: Conversation, previous: str, now: dt.datetime) -> Non
         _schedule(conv, set(started))
 
 
-def _record(conv: Conversation, metric: str, kind: str, due: dt.datetime, now: dt.datetime) -> SlaEvent | None:
+def _record(
+    conv: Conversation, metric: str, kind: str, due: dt.datetime, now: dt.datetime
+) -> SlaEvent | None:
     """Keep the warning or breach for reports (once per clock and due time) and tell people:
     the timeline (breaches), `sla.warning`/`sla.breached` on the realtime bus, automation."""
     try:
         with transaction.atomic():
             event = SlaEvent.objects.create(
-                conversation=conv, policy_id=conv.sla_policy_id, metric=metric, kind=kind, due_at=due, created_at=now,
-                agent_id=conv.assignee_id, team_id=conv.team_id, channel=conv.current_inbox.kind,
+                conversation=conv,
+                policy_id=conv.sla_policy_id,
+                metric=metric,
+                kind=kind,
+                due_at=due,
+                created_at=now,
+                agent_id=conv.assignee_id,
+                team_id=conv.team_id,
+                channel=conv.current_inbox.kind,
             )
     except IntegrityError:
         return None  # already recorded by an earlier run
     if kind == SlaEventKind.BREACH:
         # A timeline entry, rendered from meta in the reader's language like the spine's events.
         note = Message.objects.create(
-            conversation=conv, direction=Direction.OUT, kind=MessageKind.EVENT, sender_type=SenderType.SYSTEM,
-            status=DeliveryStatus.SENT, meta={"event": "sla_breach", "metric": metric, "due": due.isoformat()},
+            conversation=conv,
+            direction=Direction.OUT,
+            kind=MessageKind.EVENT,
+            sender_type=SenderType.SYSTEM,
+            status=DeliveryStatus.SENT,
+            meta={"event": "sla_breach", "metric": metric, "due": due.isoformat()},
             created_at=now,
         )
         note.conversation = conv
@@ -314,7 +354,9 @@ def _record(conv: Conversation, metric: str, kind: str, due: dt.datetime, now: d
     return event
 
 
-def check_clock(conversation_id: int, metric: str, kind: str, due_iso: str, now: dt.datetime | None = None) -> str:
+def check_clock(
+    conversation_id: int, metric: str, kind: str, due_iso: str, now: dt.datetime | None = None
+) -> str:
     """The scheduled warning or breach of one clock; stale runs (clock met, moved or paused) do nothing."""
     now = now or timezone.now()
     due = dt.datetime.fromisoformat(due_iso)

@@ -101,7 +101,11 @@ def remaining(schedule: Schedule | None, business: bool, at: dt.datetime, due: d
 
 
 def shift_due(
-    schedule: Schedule | None, business: bool, paused_at: dt.datetime, due: dt.datetime, resumed_at: dt.datetime
+    schedule: Schedule | None,
+    business: bool,
+    paused_at: dt.datetime,
+    due: dt.datetime,
+    resumed_at: dt.datetime,
 ) -> dt.datetime:
     """The due time after a pause from `paused_at` to `resumed_at`: what was left is left again.
 

@@ -28,8 +28,12 @@ class SlaPolicy(models.Model):
     enabled = models.BooleanField(_("enabled"), default=True)
     position = models.PositiveIntegerField(_("position"), default=0)
     conditions = models.JSONField(_("conditions"), default=dict, blank=True)
-    first_response_minutes = models.PositiveIntegerField(_("first response within (minutes)"), null=True, blank=True)
-    next_response_minutes = models.PositiveIntegerField(_("next response within (minutes)"), null=True, blank=True)
+    first_response_minutes = models.PositiveIntegerField(
+        _("first response within (minutes)"), null=True, blank=True
+    )
+    next_response_minutes = models.PositiveIntegerField(
+        _("next response within (minutes)"), null=True, blank=True
+    )
     resolution_minutes = models.PositiveIntegerField(_("resolution within (minutes)"), null=True, blank=True)
     # Business time counts only the open hours of the conversation's team (else inbox); calendar counts all.
     business_hours = models.BooleanField(_("count business hours only"), default=True)
@@ -54,22 +58,32 @@ class SlaPolicy(models.Model):
 class SlaEvent(models.Model):
     """One warning or breach of one clock; kept for reports after the conversation moves on."""
 
-    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="sla_events")
-    policy = models.ForeignKey(SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="sla_events"
+    )
+    policy = models.ForeignKey(
+        SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
     metric = models.CharField(max_length=16, choices=Metric.choices)
     kind = models.CharField(max_length=8, choices=SlaEventKind.choices)
     due_at = models.DateTimeField()
     created_at = models.DateTimeField(db_index=True)
     # Who held the conversation when it happened, for per-agent and per-team reports.
-    agent = models.ForeignKey("accounts.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    agent = models.ForeignKey(
+        "accounts.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     channel = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             # A clock warns and breaches at most once per due time, however often the task runs.
-            models.UniqueConstraint(fields=["conversation", "metric", "kind", "due_at"], name="slaevent_once"),
+            models.UniqueConstraint(
+                fields=["conversation", "metric", "kind", "due_at"], name="slaevent_once"
+            ),
         ]
         indexes = [models.Index(fields=["kind", "created_at"], name="slaevent_kind_created")]
 

@@ -24,20 +24,32 @@ class PolicyForm(forms.ModelForm):
         label=_("Channels"), choices=ChannelKind.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
     priorities = forms.TypedMultipleChoiceField(
-        label=_("Priorities"), choices=Priority.choices, coerce=int, required=False,
+        label=_("Priorities"),
+        choices=Priority.choices,
+        coerce=int,
+        required=False,
         widget=forms.CheckboxSelectMultiple,
     )
     vip = forms.TypedChoiceField(
-        label=_("VIP customers"), choices=[("", _("any")), ("1", _("only VIP")), ("0", _("only non-VIP"))],
-        coerce=lambda v: v == "1", empty_value=None, required=False,
+        label=_("VIP customers"),
+        choices=[("", _("any")), ("1", _("only VIP")), ("0", _("only non-VIP"))],
+        coerce=lambda v: v == "1",
+        empty_value=None,
+        required=False,
     )
     tags = forms.CharField(label=_("Tags (any of, comma-separated)"), required=False)
 
     class Meta:
         model = SlaPolicy
         fields = [
-            "name", "position", "enabled", "first_response_minutes", "next_response_minutes",
-            "resolution_minutes", "business_hours", "warning_minutes",
+            "name",
+            "position",
+            "enabled",
+            "first_response_minutes",
+            "next_response_minutes",
+            "resolution_minutes",
+            "business_hours",
+            "warning_minutes",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -50,7 +62,9 @@ class PolicyForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if not any(data.get(f) for f in ("first_response_minutes", "next_response_minutes", "resolution_minutes")):
+        if not any(
+            data.get(f) for f in ("first_response_minutes", "next_response_minutes", "resolution_minutes")
+        ):
             raise forms.ValidationError(_("Give at least one target."))
         return data
 
@@ -69,7 +83,9 @@ class PolicyForm(forms.ModelForm):
 
 @supervisor_required
 def policies(request: HttpRequest) -> HttpResponse:
-    return render(request, "routing/sla_policies.html", {"policies": SlaPolicy.objects.order_by("position", "id")})
+    return render(
+        request, "routing/sla_policies.html", {"policies": SlaPolicy.objects.order_by("position", "id")}
+    )
 
 
 @require_http_methods(["GET", "POST"])

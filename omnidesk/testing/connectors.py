@@ -100,13 +100,20 @@ class Replay:
         return json.loads(self.fixture(name))
 
     def request(
-        self, method: str, body: bytes = b"", headers: Mapping[str, str] | None = None, *, path: str | None = None
+        self,
+        method: str,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        *,
+        path: str | None = None,
     ) -> Answer:
         raw = async_to_sync(_request)(method, path or self.inbox.webhook_path(), body, dict(headers or {}))
         answer_headers = {k.decode().lower(): v.decode() for k, v in raw["headers"]}
         return Answer(raw["status"], raw["body"], answer_headers)
 
-    def post(self, body: bytes, headers: Mapping[str, str] | None = None, *, path: str | None = None) -> Answer:
+    def post(
+        self, body: bytes, headers: Mapping[str, str] | None = None, *, path: str | None = None
+    ) -> Answer:
         """Post, then let the journal's consumer store whatever was acknowledged."""
         answer = self.request("POST", body, headers, path=path)
         self.consume()

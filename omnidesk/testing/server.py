@@ -52,20 +52,31 @@ def drop_database(url: str | None) -> None:
 class OmnideskServer:
     """Start, kill and restart `omnidesk serve`; run other `omnidesk` commands against the same data."""
 
-    def __init__(self, data_dir: Path, *, database_url: str | None = None, redis_url: str | None = None,
-                 extra_env: dict[str, str] | None = None, workers: int = 2) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        database_url: str | None = None,
+        redis_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        workers: int = 2,
+    ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
-        self.env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "OMNIDESK_DATA_DIR")}
-        self.env.update({
-            "OMNIDESK_DATA_DIR": str(data_dir),
-            "SECRET_KEY": "e2e-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-            "PUBLIC_URL": self.url,
-            "OMNIDESK_LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        })
+        self.env = {
+            k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "OMNIDESK_DATA_DIR")
+        }
+        self.env.update(
+            {
+                "OMNIDESK_DATA_DIR": str(data_dir),
+                "SECRET_KEY": "e2e-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+                "PUBLIC_URL": self.url,
+                "OMNIDESK_LOG_LEVEL": "WARNING",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         if database_url:
             self.env["DATABASE_URL"] = database_url
         if redis_url:
@@ -79,8 +90,12 @@ class OmnideskServer:
     def manage(self, *args: str, input: str | None = None, timeout: float = 120) -> str:
         """Run `omnidesk <args>` against this server's data; returns stdout."""
         result = subprocess.run(
-            [sys.executable, "-m", "omnidesk", *args], env=self.env, capture_output=True, text=True,
-            input=input, timeout=timeout,
+            [sys.executable, "-m", "omnidesk", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
         )
         if result.returncode != 0:
             raise RuntimeError(f"omnidesk {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -92,14 +107,29 @@ class OmnideskServer:
         log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
         return subprocess.Popen(
             [sys.executable, "-m", "omnidesk", *args],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def start(self, timeout: float = 60) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "omnidesk", "serve", "--port", str(self.port), "--workers", str(self.workers)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "omnidesk",
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

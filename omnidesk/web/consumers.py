@@ -25,17 +25,16 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.utils.translation import gettext as _
 
+from omnidesk.accounts.models import AgentProfile
+from omnidesk.connectors.webchat.actions import agent_read, agent_typing
 from omnidesk.conversations.access import (
     AccessDenied,
     access_conversation_by_id,
     accessible_inbox_uuids,
     can_access_conversation,
 )
-from omnidesk.accounts.models import AgentProfile
 from omnidesk.conversations.models import Conversation
 from omnidesk.inboxes.constants import ChannelKind
-
-from omnidesk.connectors.webchat.actions import agent_read, agent_typing
 from omnidesk.realtime.dispatch import DirectJsonWebsocketConsumer
 from omnidesk.realtime.events import WORKSPACE_GROUP, agent_group, conversation_group
 from omnidesk.routing.actions import workspace_connected, workspace_disconnected

@@ -14,7 +14,6 @@ from django.utils.translation import gettext_lazy as _
 from omnidesk.conversations.actions import MAX_TEXT
 from omnidesk.conversations.constants import Priority, Status
 from omnidesk.inboxes.constants import ChannelKind
-from omnidesk.ui.forms import first_error
 
 from .queries import STATUS_ACTIVE, STATUS_ALL, ListFilters
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.utils import timezone
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
-from omnidesk.conversations.access import accessible_conversations, accessible_inboxes, sees_everything
 from omnidesk.accounts.models import AgentProfile, Team
 from omnidesk.contacts.models import ContactIdentity
-from omnidesk.conversations.outbound import ReplyRules, reply_identity, reply_rules
+from omnidesk.conversations.access import accessible_conversations, accessible_inboxes, sees_everything
 from omnidesk.conversations.constants import Direction, MessageKind, Status
 from omnidesk.conversations.models import Conversation, Message, Tag
+from omnidesk.conversations.outbound import ReplyRules, reply_identity, reply_rules
 from omnidesk.inboxes.constants import ChannelKind
 from omnidesk.inboxes.models import Inbox
 

@@ -7,9 +7,7 @@ plain form post (a redirect, or the page again with a 4xx and the reason).
 from __future__ import annotations
 
 import uuid
-import zoneinfo
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django import forms
@@ -23,22 +21,23 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from omnidesk.accounts import actions as account_actions
-from omnidesk.conversations.access import accessible_inboxes, conversation_or_404
-from omnidesk.ui.decorators import agent_required, is_htmx
 from omnidesk.accounts.models import AgentProfile
 from omnidesk.connectors.webchat import actions as widget_actions
 from omnidesk.conversations import actions
+from omnidesk.conversations.access import accessible_inboxes, conversation_or_404
 from omnidesk.conversations.actions import ActionError
 from omnidesk.conversations.constants import Status
 from omnidesk.conversations.models import Conversation
 from omnidesk.inboxes.constants import ChannelKind
 from omnidesk.routing import actions as routing_actions
+from omnidesk.ui.decorators import agent_required, is_htmx
+from omnidesk.ui.forms import first_error
 
 from . import queries
 from .forms import (
@@ -50,7 +49,6 @@ from .forms import (
     PriorityForm,
     StatusForm,
     TagsForm,
-    first_error,
 )
 
 PAGE_SIZE = 50

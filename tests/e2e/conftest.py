@@ -13,8 +13,13 @@ from omnidesk.testing.server import OmnideskServer, drop_database, fresh_databas
 IN_CI = os.environ.get("CI") == "true"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
 ]
 
 
@@ -33,8 +38,12 @@ def server_factory(tmp_path_factory) -> Iterator:
 
     def make(**kwargs) -> OmnideskServer:
         db_url = fresh_database_url(os.environ.get("DATABASE_URL"))
-        server = OmnideskServer(tmp_path_factory.mktemp("server"), database_url=db_url,
-                                redis_url=os.environ.get("REDIS_URL"), **kwargs)
+        server = OmnideskServer(
+            tmp_path_factory.mktemp("server"),
+            database_url=db_url,
+            redis_url=os.environ.get("REDIS_URL"),
+            **kwargs,
+        )
         made.append((server, db_url))
         return server
 

@@ -211,7 +211,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
+            def do_POST(self) -> None:  # noqa: N802  (http.server's name)
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     receiver.keys.append(self.headers.get("Idempotency-Key", ""))
@@ -633,13 +633,16 @@ def test_a_restarted_scale_out_worker_sends_the_reply_a_killed_one_held(make_ser
         hook = f"http://127.0.0.1:{receiver.server_address[1]}/replies"
         setup = shell(server, SETUP % {"settings": {"webhook_url": hook}, "secret": SECRET})
         # The customer writes (stored directly: no web process in this test), then an agent replies.
-        shell(server, """
+        shell(
+            server,
+            """
 import json
 from omnidesk.inboxes.models import Inbox
 from omnidesk.testing.factories import inbound
-inbound(Inbox.objects.get(pk=%d), "Where is my parcel?")
+inbound(Inbox.objects.get(pk=INBOX), "Where is my parcel?")
 print(json.dumps(1))
-""" % setup["inbox"])
+""".replace("INBOX", str(setup["inbox"])),
+        )
         (reply,) = shell(server, QUEUE_REPLIES % {"count": 1})
         first = server.spawn("worker", "--interval", "0.1")
         deadline = time.monotonic() + 60

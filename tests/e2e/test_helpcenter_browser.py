@@ -14,8 +14,14 @@ from omnidesk.helpcenter.forms import MIN_SECONDS_TO_SUBMIT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2,
-         "locale": "it-IT", "extra_http_headers": {"Accept-Language": "it-IT,it;q=0.9"}}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+    "locale": "it-IT",
+    "extra_http_headers": {"Accept-Language": "it-IT,it;q=0.9"},
+}
 
 SETUP = """
 from omnidesk.knowledge.tests.fixtures import knowledge_base
@@ -82,7 +88,9 @@ def test_help_center_on_a_phone(server_factory, browser, tmp_path):
     # The honeypot is in the page for scripts, not on the screen for people.
     assert page.locator("input[name=website]").count() == 1
     assert not page.locator("input[name=website]").is_visible()
-    page.locator("textarea[name=message]").press_sequentially("Vorrei un rimborso per il mio ordine", delay=10)
+    page.locator("textarea[name=message]").press_sequentially(
+        "Vorrei un rimborso per il mio ordine", delay=10
+    )
     page.locator("#hc-form-suggest a", has_text="Come ottengo un rimborso?").wait_for(timeout=30_000)
     assert no_sideways_scroll(page)
     page.locator("input[name=email]").fill("not-an-email")
@@ -90,7 +98,9 @@ def test_help_center_on_a_phone(server_factory, browser, tmp_path):
     page.wait_for_load_state()
     errors = page.locator(".hc-field.has-error .hc-error").all_inner_texts()
     assert len(errors) == 2  # the e-mail and the required order number, each named beside its field
-    assert page.locator("textarea[name=message]").input_value() == "Vorrei un rimborso per il mio ordine"  # nothing lost
+    assert (
+        page.locator("textarea[name=message]").input_value() == "Vorrei un rimborso per il mio ordine"
+    )  # nothing lost
     page.locator("input[name=email]").fill("giulia@example.com")
     page.locator("input[name=f_order]").fill("A-1001")
     page.locator("input[name=attachments]").set_input_files(
@@ -105,5 +115,10 @@ def test_help_center_on_a_phone(server_factory, browser, tmp_path):
     context.close()
 
     stored = json.loads(server.manage("shell", "-c", CHECK).strip().splitlines()[-1])
-    assert stored == {"text": "Vorrei un rimborso per il mio ordine", "fields": {"order": "A-1001"},
-                      "files": ["scontrino.pdf"], "email": "giulia@example.com", "kind": "webform"}
+    assert stored == {
+        "text": "Vorrei un rimborso per il mio ordine",
+        "fields": {"order": "A-1001"},
+        "files": ["scontrino.pdf"],
+        "email": "giulia@example.com",
+        "kind": "webform",
+    }

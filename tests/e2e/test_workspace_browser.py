@@ -14,7 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from omnidesk.connectors.api.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, check_signature, signed_headers
+from omnidesk.connectors.api.signing import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    check_signature,
+    signed_headers,
+)
 from omnidesk.testing.factories import SIGNING_SECRET
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

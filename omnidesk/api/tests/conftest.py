@@ -12,8 +12,8 @@ from django.test import Client
 
 from omnidesk.accounts.models import AgentProfile, Team
 from omnidesk.accounts.tokens import create_token
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.models import Conversation
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.inboxes.models import Inbox
 from omnidesk.testing.factories import inbound, make_agent, make_inbox
 
@@ -29,7 +29,9 @@ def _fresh_throttle_history(settings):
     # The rate throttle keeps its history in the cache, which outlives a test's database rollback. Each
     # test gets a cache of its own in memory: clearing a Redis cache would flush the whole database,
     # other runs' keys included, even when REDIS_URL is set.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api-tests"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api-tests"}
+    }
     cache.clear()
     yield
     cache.clear()

@@ -190,7 +190,9 @@ def test_reply_on_a_chosen_channel(ws, admin_api):
     assert refused.status_code == 400 and refused.json()["error"] == "no_identity", refused.content
     # ... while a channel the customer does have an identity on can.
     chat = make_inbox("webchat")
-    ContactIdentity.objects.create(contact=conversation.contact, kind="webchat", value="visitor-a1", verified=True)
+    ContactIdentity.objects.create(
+        contact=conversation.contact, kind="webchat", value="visitor-a1", verified=True
+    )
     reply = admin_api.post(path, {"text": "On another channel", "inbox_id": str(chat.uuid)})
     assert reply.status_code == 201, reply.content
     assert reply.json()["inbox"]["id"] == str(chat.uuid)

@@ -5,48 +5,125 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('connectors', '0001_initial'),
-        ('conversations', '0002_routing_and_sla_fields'),
-        ('knowledge', '0001_initial'),
+        ("connectors", "0001_initial"),
+        ("conversations", "0002_routing_and_sla_fields"),
+        ("knowledge", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BotConfig',
+            name="BotConfig",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('enabled', models.BooleanField(default=False, verbose_name='answer bot enabled')),
-                ('min_cosine', models.FloatField(default=0.55, verbose_name='minimum similarity')),
-                ('min_margin', models.FloatField(default=0.04, verbose_name='minimum lead over the runner-up')),
-                ('hand_off_on_negative', models.BooleanField(default=True, verbose_name='hand off when the customer is upset')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('inbox', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='bot_config', to='connectors.inbox')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=False, verbose_name="answer bot enabled")),
+                ("min_cosine", models.FloatField(default=0.55, verbose_name="minimum similarity")),
+                (
+                    "min_margin",
+                    models.FloatField(default=0.04, verbose_name="minimum lead over the runner-up"),
+                ),
+                (
+                    "hand_off_on_negative",
+                    models.BooleanField(default=True, verbose_name="hand off when the customer is upset"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "inbox",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="bot_config",
+                        to="connectors.inbox",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='BotTurn',
+            name="BotTurn",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('question', models.TextField(blank=True)),
-                ('language', models.CharField(blank=True, max_length=16)),
-                ('outcome', models.CharField(choices=[('answered', 'Answered'), ('handed_off', 'Handed off'), ('helpful', 'Confirmed helpful'), ('retry', 'Asked to rephrase')], max_length=12)),
-                ('reason', models.CharField(blank=True, choices=[('low_confidence', 'No confident answer'), ('request', 'The customer asked for a person'), ('negative', 'The customer is upset'), ('second_miss', 'Two answers did not help')], max_length=16)),
-                ('cosine', models.FloatField(blank=True, null=True)),
-                ('margin', models.FloatField(blank=True, null=True)),
-                ('helpful', models.BooleanField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('article', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='knowledge.article')),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bot_turns', to='conversations.conversation')),
-                ('inbox', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='connectors.inbox')),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='conversations.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("question", models.TextField(blank=True)),
+                ("language", models.CharField(blank=True, max_length=16)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("answered", "Answered"),
+                            ("handed_off", "Handed off"),
+                            ("helpful", "Confirmed helpful"),
+                            ("retry", "Asked to rephrase"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("low_confidence", "No confident answer"),
+                            ("request", "The customer asked for a person"),
+                            ("negative", "The customer is upset"),
+                            ("second_miss", "Two answers did not help"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("cosine", models.FloatField(blank=True, null=True)),
+                ("margin", models.FloatField(blank=True, null=True)),
+                ("helpful", models.BooleanField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "article",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="knowledge.article",
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="bot_turns",
+                        to="conversations.conversation",
+                    ),
+                ),
+                (
+                    "inbox",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="connectors.inbox"
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="conversations.message",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
-                'indexes': [models.Index(fields=['inbox', 'outcome', 'created_at'], name='botturn_inbox_outcome')],
+                "ordering": ["created_at", "id"],
+                "indexes": [
+                    models.Index(fields=["inbox", "outcome", "created_at"], name="botturn_inbox_outcome")
+                ],
             },
         ),
     ]

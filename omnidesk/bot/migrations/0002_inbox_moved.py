@@ -18,7 +18,9 @@ class Migration(migrations.Migration):
                     model_name="botconfig",
                     name="inbox",
                     field=models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="bot_config", to="inboxes.inbox"
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="bot_config",
+                        to="inboxes.inbox",
                     ),
                 ),
                 migrations.AlterField(

@@ -9,10 +9,10 @@ from omnidesk.bot.constants import HandoffReason, Outcome
 from omnidesk.bot.models import BotTurn
 from omnidesk.bot.phrases import asks_for_human, feedback
 from omnidesk.bot.queries import metrics
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.constants import MessageKind, SenderType, Status
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.knowledge.constants import ExampleSource, ExampleStatus
 from omnidesk.knowledge.models import ArticleExample
 from omnidesk.knowledge.search import plain_text
@@ -65,7 +65,10 @@ def test_a_confident_question_gets_the_best_passage_and_its_link(kb, inbox):
     [answer] = bot_messages(conv)
     passage = answer.text.split("\n\n")[0]
     # An API inbox shows plain text: the passage without its Markdown, and one short link.
-    assert passage == "Open Orders, choose the order and press Request refund. The money reaches your card within 5 business days."
+    assert (
+        passage
+        == "Open Orders, choose the order and press Request refund. The money reaches your card within 5 business days."
+    )
     assert "**" not in answer.text and "*" not in answer.text and not answer.html
     short_link = f"/help/en/a/{kb['refund'].uuid}/"
     assert answer.text.count("http") == 1 and answer.text.split(short_link)[1].startswith("\n")
@@ -107,7 +110,14 @@ def test_low_confidence_hands_off_with_transcript_and_candidates(kb, inbox):
 
 
 @pytest.mark.parametrize(
-    "text", ["I want to talk to a human", "Voglio parlare con un operatore", "Poproszę konsultanta", "转人工", "我要找真人客服"]
+    "text",
+    [
+        "I want to talk to a human",
+        "Voglio parlare con un operatore",
+        "Poproszę konsultanta",
+        "转人工",
+        "我要找真人客服",
+    ],
 )
 def test_a_request_for_a_person_hands_off(kb, inbox, text):
     conv = say(inbox, text)
@@ -130,7 +140,12 @@ def test_second_miss_hands_off(kb, inbox):
     say(inbox, "I want a refund for my order")
     conv = say(inbox, "no, it did not")
     turns = list(BotTurn.objects.filter(conversation=conv).values_list("outcome", "reason"))
-    assert turns == [(Outcome.ANSWERED, ""), (Outcome.RETRY, ""), (Outcome.ANSWERED, ""), (Outcome.HANDED_OFF, HandoffReason.SECOND_MISS)]
+    assert turns == [
+        (Outcome.ANSWERED, ""),
+        (Outcome.RETRY, ""),
+        (Outcome.ANSWERED, ""),
+        (Outcome.HANDED_OFF, HandoffReason.SECOND_MISS),
+    ]
     assert len(notes(conv)) == 1
     # A person has it now: the bot stays quiet.
     before = len(bot_messages(conv))
@@ -143,14 +158,21 @@ def test_yes_resolves_and_keeps_the_question_for_review(kb, inbox):
     conv = say(inbox, "yes, thanks")
     assert conv.status == Status.RESOLVED
     example = ArticleExample.objects.get()
-    assert (example.article_id, example.source, example.status) == (kb["refund"].pk, ExampleSource.BOT_CONFIRMED, ExampleStatus.PENDING)
+    assert (example.article_id, example.source, example.status) == (
+        kb["refund"].pk,
+        ExampleSource.BOT_CONFIRMED,
+        ExampleStatus.PENDING,
+    )
     assert example.text == "How can I get my money back for an order?"
     [m] = metrics()
     assert (m.answered, m.helpful, m.not_helpful, m.handed_off) == (1, 1, 0, 0)
 
 
 def test_never_answers_from_internal_or_draft_articles(kb, inbox):
-    for text in ("What is the VAT exemption procedure and VIES check?", "Can gift cards be redeemed at checkout?"):
+    for text in (
+        "What is the VAT exemption procedure and VIES check?",
+        "Can gift cards be redeemed at checkout?",
+    ):
         conv = say(inbox, text, customer=text[:10])
         turn = BotTurn.objects.get(conversation=conv)
         assert turn.article_id not in (kb["internal"].pk, kb["draft"].pk)
@@ -189,8 +211,19 @@ def test_metrics_per_inbox(kb, inbox):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("yes", True), ("Sì, grazie", True), ("tak", True), ("是的", True), ("謝謝", True), ("no", False), ("nie", False),
-     ("没有", False), ("不是", False), ("non proprio", False), ("How do I change my address on the order?", None)],
+    [
+        ("yes", True),
+        ("Sì, grazie", True),
+        ("tak", True),
+        ("是的", True),
+        ("謝謝", True),
+        ("no", False),
+        ("nie", False),
+        ("没有", False),
+        ("不是", False),
+        ("non proprio", False),
+        ("How do I change my address on the order?", None),
+    ],
 )
 def test_feedback_words(text, expected):
     assert feedback(text) is expected
@@ -208,8 +241,11 @@ def test_on_web_chat_the_answer_reaches_the_visitor(kb, db):
 
     chat = make_inbox("webchat", "Shop chat", secrets={"identity_secret": "s3cret-0123456789"})
     bot.set_config(chat, enabled=True)
-    received = inbound(chat, "Jak mogę dostać zwrot pieniędzy za zamówienie?",
-                       identities=[IdentityClaim("webchat", "visitor-abc", scope=str(chat.uuid))])
+    received = inbound(
+        chat,
+        "Jak mogę dostać zwrot pieniędzy za zamówienie?",
+        identities=[IdentityClaim("webchat", "visitor-abc", scope=str(chat.uuid))],
+    )
     process(received.message.pk)
     [answer] = bot_messages(received.message.conversation)
     assert answer.inbox == chat

@@ -15,23 +15,45 @@ pytestmark = pytest.mark.django_db
 
 def _unanswered(inbox, question, outcome=Outcome.HANDED_OFF):
     message = inbound(inbox, question).message
-    BotTurn.objects.create(conversation=message.conversation, inbox=inbox, message=message, question=question,
-                           outcome=outcome, reason=HandoffReason.LOW_CONFIDENCE if outcome == Outcome.HANDED_OFF else "",
-                           helpful=False if outcome == Outcome.ANSWERED else None)
+    BotTurn.objects.create(
+        conversation=message.conversation,
+        inbox=inbox,
+        message=message,
+        question=question,
+        outcome=outcome,
+        reason=HandoffReason.LOW_CONFIDENCE if outcome == Outcome.HANDED_OFF else "",
+        helpful=False if outcome == Outcome.ANSWERED else None,
+    )
 
 
 def test_similar_questions_group_across_languages(db):
     inbox = make_inbox("api")
-    for q in ["Do you ship to Canada?", "Can I get delivery to Canada?", "Effettuate spedizioni in Canada?", "Czy wysyłacie do Kanady?",
-              "Is there a student discount?", "Do students get a discount?",
-              "How do I change the language of the app?"]:
+    for q in [
+        "Do you ship to Canada?",
+        "Can I get delivery to Canada?",
+        "Effettuate spedizioni in Canada?",
+        "Czy wysyłacie do Kanady?",
+        "Is there a student discount?",
+        "Do students get a discount?",
+        "How do I change the language of the app?",
+    ]:
         _unanswered(inbox, q)
     # Answered-and-helpful and handed-off-on-request questions are not gaps.
     _unanswered(inbox, "I want a human")
     BotTurn.objects.filter(question="I want a human").update(reason=HandoffReason.REQUEST)
     gaps = content_gaps()
     sizes = [(g.count, sorted(g.questions)) for g in gaps]
-    assert sizes[0] == (4, sorted(["Do you ship to Canada?", "Can I get delivery to Canada?", "Effettuate spedizioni in Canada?", "Czy wysyłacie do Kanady?"]))
+    assert sizes[0] == (
+        4,
+        sorted(
+            [
+                "Do you ship to Canada?",
+                "Can I get delivery to Canada?",
+                "Effettuate spedizioni in Canada?",
+                "Czy wysyłacie do Kanady?",
+            ]
+        ),
+    )
     assert sizes[1] == (2, ["Do students get a discount?", "Is there a student discount?"])
     assert sizes[2] == (1, ["How do I change the language of the app?"])
     assert len(gaps) == 3
@@ -95,8 +117,13 @@ def test_an_answer_marked_unhelpful_later_becomes_a_gap(db):
     inbox = make_inbox("api")
     _unanswered(inbox, "Do you ship to Canada?")
     message = inbound(inbox, "Effettuate spedizioni in Canada?").message
-    answered = BotTurn.objects.create(conversation=message.conversation, inbox=inbox, message=message,
-                                      question="Effettuate spedizioni in Canada?", outcome=Outcome.ANSWERED)
+    answered = BotTurn.objects.create(
+        conversation=message.conversation,
+        inbox=inbox,
+        message=message,
+        question="Effettuate spedizioni in Canada?",
+        outcome=Outcome.ANSWERED,
+    )
     assert _groups(content_gaps()) == [(1, ["Do you ship to Canada?"])]
     BotTurn.objects.filter(pk=answered.pk).update(helpful=False)  # an older turn: not the newest id
     assert _groups(content_gaps()) == [(2, ["Do you ship to Canada?", "Effettuate spedizioni in Canada?"])]
@@ -113,7 +140,10 @@ def test_a_gap_that_leaves_is_regrouped_without_embedding_again(db, monkeypatch)
     real_embed = nlp.embed
     monkeypatch.setattr(nlp, "embed", lambda texts, **kw: embedded.extend(texts) or real_embed(texts, **kw))
     BotTurn.objects.filter(question="Do you ship to Canada?").delete()
-    assert sorted(_groups(content_gaps())) == [(1, ["Can I get delivery to Canada?"]), (1, ["Is there a student discount?"])]
+    assert sorted(_groups(content_gaps())) == [
+        (1, ["Can I get delivery to Canada?"]),
+        (1, ["Is there a student discount?"]),
+    ]
     assert embedded == []
 
 
@@ -128,12 +158,19 @@ def test_the_gaps_page_with_thousands_of_gaps(client, admin_agent, monkeypatch):
     inbox = make_inbox("api", "Shop API")
     message = inbound(inbox, "seed").message
     topics = 40
-    BotTurn.objects.bulk_create([
-        BotTurn(conversation=message.conversation, inbox=inbox, message=message,
+    BotTurn.objects.bulk_create(
+        [
+            BotTurn(
+                conversation=message.conversation,
+                inbox=inbox,
+                message=message,
                 question=f"question {i % topics} variant {i}",
-                outcome=Outcome.HANDED_OFF, reason=HandoffReason.LOW_CONFIDENCE)
-        for i in range(3000)
-    ])
+                outcome=Outcome.HANDED_OFF,
+                reason=HandoffReason.LOW_CONFIDENCE,
+            )
+            for i in range(3000)
+        ]
+    )
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((topics, 64)).astype(np.float32)
 

@@ -11,10 +11,10 @@ from omnidesk.bot.constants import HandoffReason, Outcome
 from omnidesk.bot.models import BotTurn
 from omnidesk.bot.phrases import asks_for_human, feedback
 from omnidesk.bot.queries import content_gaps, metrics
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.constants import MessageKind, SenderType, Status
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.knowledge.constants import ExampleSource
 from omnidesk.knowledge.models import ArticleExample
 from omnidesk.knowledge.tests.fixtures import knowledge_base

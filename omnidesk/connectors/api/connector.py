@@ -121,6 +121,7 @@ class ApiConnector(Connector):
     limits = Limits(text_length=100_000)
     Settings = ApiSettings
     secret_names = ("signing_secret",)
+    config: ApiSettings
 
     def verify(self, request: HttpRequest) -> None:
         reason = check_signature(
@@ -175,21 +176,34 @@ class ApiConnector(Connector):
     def fetch_media(self, media: MediaRef, max_bytes: int) -> InboundAttachment:
         """GET the file the integrator named, at most `max_bytes` of it."""
         try:
-            with httpx.stream("GET", media.ref, timeout=self.config.timeout_seconds, follow_redirects=True) as got:
+            with httpx.stream(
+                "GET", media.ref, timeout=self.config.timeout_seconds, follow_redirects=True
+            ) as got:
                 if got.status_code >= 500 or got.status_code in (408, 429):
-                    raise MediaError(_("the file's server answered HTTP %(status)s") % {"status": got.status_code}, transient=True)
+                    raise MediaError(
+                        _("the file's server answered HTTP %(status)s") % {"status": got.status_code},
+                        transient=True,
+                    )
                 if got.status_code >= 400:
-                    raise MediaError(_("the file's server answered HTTP %(status)s") % {"status": got.status_code})
+                    raise MediaError(
+                        _("the file's server answered HTTP %(status)s") % {"status": got.status_code}
+                    )
                 data = bytearray()
                 for chunk in got.iter_bytes():
                     data += chunk
                     if len(data) > max_bytes:
-                        raise MediaError(_("the file is larger than %(size)s MB") % {"size": max_bytes // (1024 * 1024)})
-                content_type = media.content_type or got.headers.get("Content-Type", "application/octet-stream")
+                        raise MediaError(
+                            _("the file is larger than %(size)s MB") % {"size": max_bytes // (1024 * 1024)}
+                        )
+                content_type = media.content_type or got.headers.get(
+                    "Content-Type", "application/octet-stream"
+                )
         except httpx.TimeoutException as exc:
             raise MediaError(_("the file's server did not answer in time"), transient=True) from exc
         except httpx.HTTPError as exc:
-            raise MediaError(_("the file could not be fetched (%(error)s)") % {"error": type(exc).__name__}, transient=True) from exc
+            raise MediaError(
+                _("the file could not be fetched (%(error)s)") % {"error": type(exc).__name__}, transient=True
+            ) from exc
         filename = media.filename or media.ref.rstrip("/").rsplit("/", 1)[-1][:100] or "file"
         return InboundAttachment(filename, content_type.split(";")[0].strip()[:100], bytes(data))
 
@@ -217,13 +231,17 @@ class ApiConnector(Connector):
         }
         try:
             response = httpx.post(
-                str(self.config.webhook_url), content=body, headers=headers, timeout=self.config.timeout_seconds
+                str(self.config.webhook_url),
+                content=body,
+                headers=headers,
+                timeout=self.config.timeout_seconds,
             )
         except httpx.TimeoutException as exc:
             raise TransientSendError(_("the integration's webhook did not answer in time")) from exc
         except httpx.HTTPError as exc:
             raise TransientSendError(
-                _("the integration's webhook could not be reached (%(error)s)") % {"error": type(exc).__name__}
+                _("the integration's webhook could not be reached (%(error)s)")
+                % {"error": type(exc).__name__}
             ) from exc
         if response.status_code >= 400:
             raise http_send_error(

@@ -22,7 +22,9 @@ def signed_headers(secret: str, body: bytes, *, now: float | None = None) -> dic
     return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sign(secret, timestamp, body)}
 
 
-def check_signature(secret: str, body: bytes, timestamp: str | None, signature: str | None, *, now: float | None = None) -> str | None:
+def check_signature(
+    secret: str, body: bytes, timestamp: str | None, signature: str | None, *, now: float | None = None
+) -> str | None:
     """None when the signature holds; otherwise the reason it does not."""
     if not secret:
         return "the inbox has no signing secret"

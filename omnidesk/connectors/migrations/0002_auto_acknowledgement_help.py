@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connectors', '0001_initial'),
+        ("connectors", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='inbox',
-            name='auto_acknowledgement',
-            field=models.TextField(blank=True, help_text="Sent once when a customer's message opens a conversation. {expected_reply} becomes the expected reply time in the customer's language; leave empty to send nothing.", verbose_name='auto-acknowledgement'),
+            model_name="inbox",
+            name="auto_acknowledgement",
+            field=models.TextField(
+                blank=True,
+                help_text="Sent once when a customer's message opens a conversation. {expected_reply} becomes the expected reply time in the customer's language; leave empty to send nothing.",
+                verbose_name="auto-acknowledgement",
+            ),
         ),
     ]

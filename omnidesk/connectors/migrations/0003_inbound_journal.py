@@ -4,25 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connectors', '0002_auto_acknowledgement_help'),
+        ("connectors", "0002_auto_acknowledgement_help"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='JournalEntry',
+            name="JournalEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('inbox_id', models.PositiveIntegerField()),
-                ('received_at', models.DateTimeField(verbose_name='received')),
-                ('payload', models.TextField()),
-                ('failed_at', models.DateTimeField(blank=True, null=True, verbose_name='set aside')),
-                ('error', models.TextField(blank=True, default='', verbose_name='error')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("inbox_id", models.PositiveIntegerField()),
+                ("received_at", models.DateTimeField(verbose_name="received")),
+                ("payload", models.TextField()),
+                ("failed_at", models.DateTimeField(blank=True, null=True, verbose_name="set aside")),
+                ("error", models.TextField(blank=True, default="", verbose_name="error")),
             ],
             options={
-                'verbose_name': 'inbound journal entry',
-                'verbose_name_plural': 'inbound journal',
+                "verbose_name": "inbound journal entry",
+                "verbose_name_plural": "inbound journal",
             },
         ),
     ]

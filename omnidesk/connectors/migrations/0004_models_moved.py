@@ -15,7 +15,10 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            state_operations=[migrations.DeleteModel(name="Inbox"), migrations.DeleteModel(name="JournalEntry")],
+            state_operations=[
+                migrations.DeleteModel(name="Inbox"),
+                migrations.DeleteModel(name="JournalEntry"),
+            ],
             database_operations=[],
         ),
     ]

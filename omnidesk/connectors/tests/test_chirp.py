@@ -158,7 +158,9 @@ def test_media_arrive_after_the_acknowledgement(hook, inbox):
 
 def conversation_written(hook: Replay, hours_ago: float) -> Conversation:
     deliver_fixture(hook, "message.json")
-    Message.objects.filter(direction=Direction.IN).update(created_at=timezone.now() - dt.timedelta(hours=hours_ago))
+    Message.objects.filter(direction=Direction.IN).update(
+        created_at=timezone.now() - dt.timedelta(hours=hours_ago)
+    )
     return Conversation.objects.get()
 
 
@@ -168,12 +170,18 @@ def test_inside_the_window_a_reply_goes_with_an_idempotency_key(hook, inbox, age
     assert rules.free_form and rules.window_closes_at is not None
     reply = check_send_reply(conversation, agent, text="Sprawdzam paczkę 8812.")
     with respx.mock as chirp:
-        route = chirp.post(f"{API}v1/messages").mock(return_value=httpx.Response(200, json={"id": "chp_out_1"}))
+        route = chirp.post(f"{API}v1/messages").mock(
+            return_value=httpx.Response(200, json={"id": "chp_out_1"})
+        )
         assert deliver.call(reply.pk) == DeliveryStatus.SENT
         assert deliver.call(reply.pk) == "skipped"  # a duplicate job sends nothing
     assert route.call_count == 1
     assert route.calls[0].request.headers["Idempotency-Key"] == str(reply.uuid)
-    assert json.loads(route.calls[0].request.content) == {"to": "+48601234567", "account": "acme", "text": "Sprawdzam paczkę 8812."}
+    assert json.loads(route.calls[0].request.content) == {
+        "to": "+48601234567",
+        "account": "acme",
+        "text": "Sprawdzam paczkę 8812.",
+    }
     assert InboxHealth.objects.get(inbox=inbox).last_outbound_at is not None
 
 
@@ -188,9 +196,15 @@ def test_outside_the_window_only_a_template_may_go(hook, inbox, agent):
     template = {"name": "parcel_update", "language": "pl", "parameters": ["8812"]}
     reply = check_send_reply(conversation, agent, text="", template=template)
     with respx.mock as chirp:
-        route = chirp.post(f"{API}v1/messages").mock(return_value=httpx.Response(200, json={"id": "chp_out_2"}))
+        route = chirp.post(f"{API}v1/messages").mock(
+            return_value=httpx.Response(200, json={"id": "chp_out_2"})
+        )
         deliver.call(reply.pk)
-    assert json.loads(route.calls[0].request.content)["template"] == {"name": "parcel_update", "lang": "pl", "params": ["8812"]}
+    assert json.loads(route.calls[0].request.content)["template"] == {
+        "name": "parcel_update",
+        "lang": "pl",
+        "params": ["8812"],
+    }
 
 
 def test_the_reply_box_says_why_a_free_form_reply_cannot_go(hook, inbox, admin_agent, client):
@@ -217,12 +231,18 @@ def test_a_long_reply_is_split_and_a_retry_resends_only_what_was_not_sent(hook, 
     assert reply.meta["parts_sent"] == ["p0"] and reply.status == DeliveryStatus.QUEUED
     with respx.mock as chirp:
         route = chirp.post(f"{API}v1/messages").mock(
-            side_effect=[httpx.Response(200, json={"id": next(ids)}), httpx.Response(200, json={"id": next(ids)})]
+            side_effect=[
+                httpx.Response(200, json={"id": next(ids)}),
+                httpx.Response(200, json={"id": next(ids)}),
+            ]
         )
         assert deliver.call(reply.pk) == DeliveryStatus.SENT
     keys = [call.request.headers["Idempotency-Key"] for call in route.calls]
     assert keys == [f"{reply.uuid}.1", f"{reply.uuid}.2"]
-    assert [json.loads(c.request.content)["text"].split(":")[0] for c in route.calls] == ["Paragraph 1", "Paragraph 2"]
+    assert [json.loads(c.request.content)["text"].split(":")[0] for c in route.calls] == [
+        "Paragraph 1",
+        "Paragraph 2",
+    ]
     reply.refresh_from_db()
     assert reply.external_id == "p2" and reply.meta["parts_sent"] == ["p0", "p1", "p2"]
 
@@ -238,10 +258,16 @@ def test_a_reply_over_the_most_parts_is_refused_with_the_reason(hook, inbox, age
     "answer, outcome, reason",
     [
         (httpx.Response(429, headers={"Retry-After": "7"}), "retry", "HTTP 429"),
-        (httpx.Response(403, json={"error": "blocked"}), "failed", "The customer blocked this business on Chirp."),
+        (
+            httpx.Response(403, json={"error": "blocked"}),
+            "failed",
+            "The customer blocked this business on Chirp.",
+        ),
     ],
 )
-def test_provider_errors_are_retried_or_failed_with_a_reason_an_agent_reads(hook, inbox, agent, answer, outcome, reason):
+def test_provider_errors_are_retried_or_failed_with_a_reason_an_agent_reads(
+    hook, inbox, agent, answer, outcome, reason
+):
     conversation = conversation_written(hook, hours_ago=1)
     reply = check_send_reply(conversation, agent, text="Sprawdzam.")
     with respx.mock as chirp:

@@ -28,6 +28,8 @@ from .queries import offered_quick_reply, payload_of, readable_outbound, visitor
 from .sessions import VisitorSession, visitor_group
 
 MAX_READ_IDS = 100
+
+
 def visitor_send(inbox: Inbox, session: VisitorSession, **fields: Any) -> tuple[VisitorMessagePayload, bool]:
     """Store a visitor's message (once, however often the browser resends it); returns its payload
     and whether it is new. `fields`: `visitor_event`'s (client_id, text, context, ...). Raises

@@ -79,7 +79,7 @@ def on_widget_thread(func: Callable[P, R]) -> Callable[P, Any]:
         with publish.gathered():
             return func(*args, **kwargs)
 
-    return _WidgetThread(gathered, thread_sensitive=False, executor=_executor)  # type: ignore[return-value]
+    return _WidgetThread(gathered, thread_sensitive=False, executor=_executor)
 
 
 async def close_connections() -> None:

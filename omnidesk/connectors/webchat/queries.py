@@ -114,7 +114,7 @@ def visitor_contact(inbox: Inbox, session: VisitorSession) -> Contact | None:
             query |= Q(kind=IdentityKind.EXTERNAL, scope=scope, value=user.user_id)
         if user.email:
             query |= Q(kind=IdentityKind.EMAIL, scope="", value=user.email.lower(), verified=True)
-    rank = {IdentityKind.EXTERNAL: 0, IdentityKind.EMAIL: 1, IdentityKind.WEBCHAT: 2}
+    rank: dict[str, int] = {IdentityKind.EXTERNAL: 0, IdentityKind.EMAIL: 1, IdentityKind.WEBCHAT: 2}
     found = sorted(
         ContactIdentity.objects.filter(query).select_related("contact"), key=lambda i: rank[i.kind]
     )
@@ -153,6 +153,8 @@ def offered_quick_reply(contact: Contact, payload: str) -> bool:
         .values_list("conversation_id", flat=True)
         .first()
     )
+    if latest_conversation is None:
+        return False
     bot = (
         Message.objects.filter(
             conversation_id=latest_conversation, direction=Direction.OUT, sender_type=SenderType.BOT

@@ -82,7 +82,7 @@ def _key(name: str, value: str) -> str:
 def _spend_redis(cache: RedisCache, checks: list[tuple[Limit, str]], now: float) -> float:
     global _script
     keys = [cache.make_and_validate_key(k) for _limit, k in checks]
-    client = cache._cache.get_client(keys[0], write=True)  # the script needs the raw client
+    client = cache._cache.get_client(keys[0], write=True)  # type: ignore[attr-defined]  # the script needs the raw client
     script = _script
     if script is None:
         script = _script = client.register_script(_SCRIPT)  # EVALSHA, loaded on first use per server

@@ -10,9 +10,11 @@ import logging
 import re
 import uuid
 from pathlib import Path
+from typing import TypeVar
 
 from django.db import DatabaseError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
@@ -46,7 +48,10 @@ SIGNATURES: dict[str, tuple[tuple[bytes, ...], str]] = {
 }
 
 
-def _cors(response: HttpResponse) -> HttpResponse:
+R = TypeVar("R", bound=HttpResponseBase)
+
+
+def _cors(response: R) -> R:
     response["Access-Control-Allow-Origin"] = "*"
     response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
     response["Access-Control-Allow-Headers"] = "Content-Type"
@@ -70,7 +75,7 @@ def _inbox(inbox_uuid: str) -> Inbox:
 
 
 @require_GET
-def asset(request: HttpRequest, name: str) -> HttpResponse:
+def asset(request: HttpRequest, name: str) -> FileResponse:
     """widget.js and widget.css, served with CORS (module scripts from another origin need it)."""
     if name not in ASSETS:
         raise Http404

@@ -36,7 +36,14 @@ from ..base import (
 )
 from ..registry import connector_class, register
 
-DEFAULT_ATTACHMENT_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"]
+DEFAULT_ATTACHMENT_TYPES = [
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+]
 MAX_TEXT = 20_000
 
 
@@ -49,7 +56,9 @@ class FormField(BaseModel):
     label: str = Field(min_length=1, max_length=80)
     kind: Literal["text", "textarea", "select", "number"] = "text"
     required: bool = False
-    choices: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(default_factory=list, max_length=50)
+    choices: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(
+        default_factory=list, max_length=50
+    )
 
     @model_validator(mode="after")
     def _choices_for_select(self) -> FormField:
@@ -79,10 +88,18 @@ class WebformConnector(Connector):
     capabilities = Capabilities(html=True, subject=True)
     limits = Limits(text_length=100_000)
     Settings = WebformSettings
+    config: WebformSettings
 
     def inbound_event(
-        self, *, email: str, text: str, name: str = "", subject: str = "", language: str = "",
-        fields: dict[str, str] | None = None, attachments: list[InboundAttachment] | None = None,
+        self,
+        *,
+        email: str,
+        text: str,
+        name: str = "",
+        subject: str = "",
+        language: str = "",
+        fields: dict[str, str] | None = None,
+        attachments: list[InboundAttachment] | None = None,
         submission_id: str | None = None,
     ) -> InboundEvent:
         """One submission (already validated by the form); raises PayloadError for a bad e-mail or text."""
@@ -114,7 +131,10 @@ class WebformConnector(Connector):
         email_inbox = Inbox.objects.filter(kind="email", enabled=True).order_by("pk").first()
         if email_class is None or email_inbox is None:
             raise PermanentSendError(
-                _("web form replies go out by e-mail, and no e-mail inbox is set up yet: add one, then reply through it")
+                _(
+                    "web form replies go out by e-mail, and no e-mail inbox is set up yet: "
+                    "add one, then reply through it"
+                )
             )
         if message.recipient.kind != IdentityKind.EMAIL:
             raise PermanentSendError(_("the customer left no e-mail address"))

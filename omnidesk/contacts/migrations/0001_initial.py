@@ -7,47 +7,86 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('name', models.CharField(blank=True, max_length=200, verbose_name='name')),
-                ('language', models.CharField(blank=True, max_length=16, verbose_name='language')),
-                ('time_zone', models.CharField(blank=True, max_length=64, verbose_name='time zone')),
-                ('company', models.CharField(blank=True, max_length=200, verbose_name='company')),
-                ('vip', models.BooleanField(default=False, verbose_name='VIP')),
-                ('attributes', models.JSONField(blank=True, default=dict, verbose_name='attributes')),
-                ('consent', models.JSONField(blank=True, default=dict, verbose_name='consent')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("name", models.CharField(blank=True, max_length=200, verbose_name="name")),
+                ("language", models.CharField(blank=True, max_length=16, verbose_name="language")),
+                ("time_zone", models.CharField(blank=True, max_length=64, verbose_name="time zone")),
+                ("company", models.CharField(blank=True, max_length=200, verbose_name="company")),
+                ("vip", models.BooleanField(default=False, verbose_name="VIP")),
+                ("attributes", models.JSONField(blank=True, default=dict, verbose_name="attributes")),
+                ("consent", models.JSONField(blank=True, default=dict, verbose_name="consent")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.contact",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ContactIdentity',
+            name="ContactIdentity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('email', 'E-mail'), ('phone', 'Phone'), ('webchat', 'Web chat visitor'), ('messenger', 'Messenger'), ('instagram', 'Instagram'), ('telegram', 'Telegram'), ('x', 'X'), ('external', 'External id')], max_length=16)),
-                ('scope', models.CharField(blank=True, default='', max_length=128)),
-                ('value', models.CharField(max_length=255)),
-                ('verified', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identities', to='contacts.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("email", "E-mail"),
+                            ("phone", "Phone"),
+                            ("webchat", "Web chat visitor"),
+                            ("messenger", "Messenger"),
+                            ("instagram", "Instagram"),
+                            ("telegram", "Telegram"),
+                            ("x", "X"),
+                            ("external", "External id"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("scope", models.CharField(blank=True, default="", max_length=128)),
+                ("value", models.CharField(max_length=255)),
+                ("verified", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="identities",
+                        to="contacts.contact",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['name'], name='contacts_co_name_6f3a2a_idx'),
+            model_name="contact",
+            index=models.Index(fields=["name"], name="contacts_co_name_6f3a2a_idx"),
         ),
         migrations.AddConstraint(
-            model_name='contactidentity',
-            constraint=models.UniqueConstraint(fields=('kind', 'scope', 'value'), name='identity_unique'),
+            model_name="contactidentity",
+            constraint=models.UniqueConstraint(fields=("kind", "scope", "value"), name="identity_unique"),
         ),
     ]

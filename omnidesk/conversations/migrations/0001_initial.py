@@ -9,106 +9,269 @@ import omnidesk.conversations.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('connectors', '0001_initial'),
-        ('contacts', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("connectors", "0001_initial"),
+        ("contacts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, unique=True, verbose_name='name')),
-                ('color', models.CharField(default='#6b7280', max_length=7)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=64, unique=True, verbose_name="name")),
+                ("color", models.CharField(default="#6b7280", max_length=7)),
             ],
         ),
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('pending', 'Pending'), ('snoozed', 'Snoozed'), ('resolved', 'Resolved'), ('closed', 'Closed')], default='open', max_length=10, verbose_name='status')),
-                ('priority', models.PositiveSmallIntegerField(choices=[(0, 'Low'), (1, 'Normal'), (2, 'High'), (3, 'Urgent')], default=1, verbose_name='priority')),
-                ('language', models.CharField(blank=True, max_length=16, verbose_name='language')),
-                ('subject', models.CharField(blank=True, max_length=255, verbose_name='subject')),
-                ('reply_token', models.CharField(default=omnidesk.conversations.models.new_reply_token, max_length=32, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_message_at', models.DateTimeField(db_index=True)),
-                ('last_inbound_at', models.DateTimeField(blank=True, null=True)),
-                ('first_response_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('snoozed_until', models.DateTimeField(blank=True, null=True)),
-                ('sentiment', models.FloatField(blank=True, null=True)),
-                ('message_count', models.PositiveIntegerField(default=0)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned', to='accounts.agentprofile')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='conversations', to='contacts.contact')),
-                ('current_inbox', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='connectors.inbox', verbose_name='last channel')),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.team')),
-                ('tags', models.ManyToManyField(blank=True, related_name='conversations', to='conversations.tag')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("pending", "Pending"),
+                            ("snoozed", "Snoozed"),
+                            ("resolved", "Resolved"),
+                            ("closed", "Closed"),
+                        ],
+                        default="open",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[(0, "Low"), (1, "Normal"), (2, "High"), (3, "Urgent")],
+                        default=1,
+                        verbose_name="priority",
+                    ),
+                ),
+                ("language", models.CharField(blank=True, max_length=16, verbose_name="language")),
+                ("subject", models.CharField(blank=True, max_length=255, verbose_name="subject")),
+                (
+                    "reply_token",
+                    models.CharField(
+                        default=omnidesk.conversations.models.new_reply_token, max_length=32, unique=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_message_at", models.DateTimeField(db_index=True)),
+                ("last_inbound_at", models.DateTimeField(blank=True, null=True)),
+                ("first_response_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("snoozed_until", models.DateTimeField(blank=True, null=True)),
+                ("sentiment", models.FloatField(blank=True, null=True)),
+                ("message_count", models.PositiveIntegerField(default=0)),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="assigned",
+                        to="accounts.agentprofile",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="conversations",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "current_inbox",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="connectors.inbox",
+                        verbose_name="last channel",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.team",
+                    ),
+                ),
+                (
+                    "tags",
+                    models.ManyToManyField(blank=True, related_name="conversations", to="conversations.tag"),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('direction', models.CharField(choices=[('in', 'Inbound'), ('out', 'Outbound')], max_length=3)),
-                ('kind', models.CharField(choices=[('text', 'Message'), ('note', 'Internal note'), ('event', 'Event'), ('call', 'Call'), ('video', 'Video')], default='text', max_length=8)),
-                ('sender_type', models.CharField(choices=[('contact', 'Customer'), ('agent', 'Agent'), ('bot', 'Bot'), ('system', 'System')], max_length=8)),
-                ('text', models.TextField(blank=True)),
-                ('html', models.TextField(blank=True)),
-                ('language', models.CharField(blank=True, max_length=16)),
-                ('subject', models.CharField(blank=True, max_length=255)),
-                ('external_id', models.CharField(blank=True, max_length=255, null=True)),
-                ('status', models.CharField(choices=[('received', 'Received'), ('queued', 'Queued'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('read', 'Read'), ('failed', 'Failed')], default='received', max_length=10)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('meta', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='conversations.conversation')),
-                ('inbox', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='connectors.inbox')),
-                ('sender_agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.agentprofile')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                (
+                    "direction",
+                    models.CharField(choices=[("in", "Inbound"), ("out", "Outbound")], max_length=3),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("text", "Message"),
+                            ("note", "Internal note"),
+                            ("event", "Event"),
+                            ("call", "Call"),
+                            ("video", "Video"),
+                        ],
+                        default="text",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "sender_type",
+                    models.CharField(
+                        choices=[
+                            ("contact", "Customer"),
+                            ("agent", "Agent"),
+                            ("bot", "Bot"),
+                            ("system", "System"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("text", models.TextField(blank=True)),
+                ("html", models.TextField(blank=True)),
+                ("language", models.CharField(blank=True, max_length=16)),
+                ("subject", models.CharField(blank=True, max_length=255)),
+                ("external_id", models.CharField(blank=True, max_length=255, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("queued", "Queued"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("read", "Read"),
+                            ("failed", "Failed"),
+                        ],
+                        default="received",
+                        max_length=10,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("claimed_until", models.DateTimeField(blank=True, null=True)),
+                ("meta", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(db_index=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="conversations.conversation",
+                    ),
+                ),
+                (
+                    "inbox",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="connectors.inbox",
+                    ),
+                ),
+                (
+                    "sender_agent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.agentprofile",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=300, upload_to=omnidesk.conversations.models.attachment_path)),
-                ('filename', models.CharField(max_length=255)),
-                ('content_type', models.CharField(max_length=100)),
-                ('size', models.PositiveIntegerField()),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='conversations.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "file",
+                    models.FileField(max_length=300, upload_to=omnidesk.conversations.models.attachment_path),
+                ),
+                ("filename", models.CharField(max_length=255)),
+                ("content_type", models.CharField(max_length=100)),
+                ("size", models.PositiveIntegerField()),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="conversations.message",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['conversation', 'created_at'], name='msg_conv_created'),
+            model_name="message",
+            index=models.Index(fields=["conversation", "created_at"], name="msg_conv_created"),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(condition=models.Q(('status', 'queued')), fields=['status'], name='msg_queued'),
+            model_name="message",
+            index=models.Index(
+                condition=models.Q(("status", "queued")), fields=["status"], name="msg_queued"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id__isnull', False)), fields=('inbox', 'external_id'), name='message_external_unique'),
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id__isnull", False)),
+                fields=("inbox", "external_id"),
+                name="message_external_unique",
+            ),
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['contact', 'status', '-last_message_at'], name='conv_contact_status'),
+            model_name="conversation",
+            index=models.Index(fields=["contact", "status", "-last_message_at"], name="conv_contact_status"),
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['status', '-priority', 'last_message_at'], name='conv_queue'),
+            model_name="conversation",
+            index=models.Index(fields=["status", "-priority", "last_message_at"], name="conv_queue"),
         ),
     ]

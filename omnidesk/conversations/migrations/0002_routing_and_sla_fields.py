@@ -5,89 +5,102 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('conversations', '0001_initial'),
-        ('sla', '0001_initial'),
+        ("conversations", "0001_initial"),
+        ("sla", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='conversation',
-            name='assignee_opened_at',
+            model_name="conversation",
+            name="assignee_opened_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='first_response_breached',
+            model_name="conversation",
+            name="first_response_breached",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='first_response_due',
+            model_name="conversation",
+            name="first_response_due",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='next_response_breached',
+            model_name="conversation",
+            name="next_response_breached",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='next_response_due',
+            model_name="conversation",
+            name="next_response_due",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='queued_at',
+            model_name="conversation",
+            name="queued_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='required_skills',
+            model_name="conversation",
+            name="required_skills",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='resolution_breached',
+            model_name="conversation",
+            name="resolution_breached",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='resolution_due',
+            model_name="conversation",
+            name="resolution_due",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='routed_at',
+            model_name="conversation",
+            name="routed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='routing_exclude',
+            model_name="conversation",
+            name="routing_exclude",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='sla_paused_at',
+            model_name="conversation",
+            name="sla_paused_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='sla_policy',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='sla.slapolicy'),
+            model_name="conversation",
+            name="sla_policy",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="sla.slapolicy",
+            ),
         ),
         migrations.AddField(
-            model_name='conversation',
-            name='vip',
-            field=models.BooleanField(default=False, verbose_name='VIP'),
+            model_name="conversation",
+            name="vip",
+            field=models.BooleanField(default=False, verbose_name="VIP"),
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(condition=models.Q(('assignee__isnull', True), ('queued_at__isnull', False)), fields=['-vip', '-priority', 'queued_at', 'id'], name='conv_routing_queue'),
+            model_name="conversation",
+            index=models.Index(
+                condition=models.Q(("assignee__isnull", True), ("queued_at__isnull", False)),
+                fields=["-vip", "-priority", "queued_at", "id"],
+                name="conv_routing_queue",
+            ),
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(condition=models.Q(('assignee__isnull', False)), fields=['assignee', 'status', 'current_inbox'], name='conv_assignee_load'),
+            model_name="conversation",
+            index=models.Index(
+                condition=models.Q(("assignee__isnull", False)),
+                fields=["assignee", "status", "current_inbox"],
+                name="conv_assignee_load",
+            ),
         ),
     ]

@@ -15,14 +15,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from omnidesk.contacts.actions import normalize_claims
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.contacts.models import Contact, ContactIdentity
 from omnidesk.conversations import events, rules
 from omnidesk.conversations.actions import ActionError, Received
 from omnidesk.conversations.constants import ACTIVE_STATUSES
 from omnidesk.conversations.models import Attachment, Conversation, Message
 from omnidesk.conversations.tasks import process_inbound
-from omnidesk.inboxes.contract import InboundEvent
+from omnidesk.inboxes.contract import IdentityClaim, InboundEvent
 from omnidesk.inboxes.models import Inbox
 
 
@@ -45,7 +44,8 @@ def _resolve_contact(claims: list[IdentityClaim], name: str, language: str) -> t
     for c in claims:
         query |= Q(kind=c.kind, scope=c.scope, value=c.value)
     owners = {
-        (i.kind, i.scope, i.value): i.contact for i in ContactIdentity.objects.filter(query).select_related("contact")
+        (i.kind, i.scope, i.value): i.contact
+        for i in ContactIdentity.objects.filter(query).select_related("contact")
     }
     found = rules.resolve(claims, owners)
     contact, created = found.contact, found.contact is None
@@ -54,7 +54,10 @@ def _resolve_contact(claims: list[IdentityClaim], name: str, language: str) -> t
     elif rules.fill_blanks(contact, name, language):
         contact.save(update_fields=["name", "language"])
     ContactIdentity.objects.bulk_create(
-        [ContactIdentity(contact=contact, kind=c.kind, scope=c.scope, value=c.value, verified=c.verified) for c in found.attach]
+        [
+            ContactIdentity(contact=contact, kind=c.kind, scope=c.scope, value=c.value, verified=c.verified)
+            for c in found.attach
+        ]
     )
     return contact, created
 
@@ -66,14 +69,18 @@ def _thread_conversation(inbox: Inbox, refs: tuple[str, ...]) -> Conversation | 
     by_token = Conversation.objects.filter(reply_token__in=refs).order_by("pk")
     by_ref = [
         (m.created_at, m.conversation)
-        for m in Message.objects.filter(external_id__in=refs, inbox__kind=inbox.kind).select_related("conversation")
+        for m in Message.objects.filter(external_id__in=refs, inbox__kind=inbox.kind).select_related(
+            "conversation"
+        )
     ]
     return rules.thread(by_token, by_ref)
 
 
 def _candidates(contact: Contact, now: dt.datetime) -> list[Conversation]:
     since = now - dt.timedelta(hours=settings.CONTINUITY_WINDOW_HOURS)
-    return list(Conversation.objects.filter(contact=contact, status__in=ACTIVE_STATUSES, last_message_at__gte=since))
+    return list(
+        Conversation.objects.filter(contact=contact, status__in=ACTIVE_STATUSES, last_message_at__gte=since)
+    )
 
 
 def rules_window() -> dt.timedelta:

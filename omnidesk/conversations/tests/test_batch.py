@@ -14,7 +14,6 @@ from django_tasks_db.models import DBTaskResult
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omnidesk.inboxes.contract import IdentityClaim, InboundAttachment, InboundEvent
 from omnidesk.contacts.identities import InvalidIdentity
 from omnidesk.contacts.models import Contact, ContactIdentity
 from omnidesk.conversations import batch
@@ -22,6 +21,7 @@ from omnidesk.conversations.actions import ActionError, do_set_status, receive_m
 from omnidesk.conversations.batch import receive_many
 from omnidesk.conversations.constants import EventType, MessageKind, Status
 from omnidesk.conversations.models import Attachment, Conversation, Message, Tag
+from omnidesk.inboxes.contract import IdentityClaim, InboundAttachment, InboundEvent
 from omnidesk.testing.factories import inbound, make_inbox
 
 from .reference import reference_receive

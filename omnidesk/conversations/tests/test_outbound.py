@@ -9,12 +9,12 @@ import pytest
 import respx
 from django_tasks_db.models import DBTaskResult
 
-from omnidesk.inboxes.contract import StatusEvent
 from omnidesk.connectors.api.signing import check_signature
 from omnidesk.conversations.actions import ActionError, check_send_reply, update_delivery_status
 from omnidesk.conversations.constants import DeliveryStatus
 from omnidesk.conversations.models import Message
 from omnidesk.conversations.tasks import deliver, recover_deliveries
+from omnidesk.inboxes.contract import StatusEvent
 from omnidesk.testing.factories import SIGNING_SECRET, inbound, make_inbox
 
 pytestmark = pytest.mark.django_db
@@ -51,9 +51,15 @@ def test_deliver_posts_a_signed_webhook_and_marks_sent(conversation, agent):
     assert body["text"] == "Ciao!" and body["contact"] == {"id": "customer-1"}
     assert body["sender"] == {"name": "Alice"}
     assert request.headers["Idempotency-Key"] == str(message.uuid)
-    assert check_signature(
-        SIGNING_SECRET, request.content, request.headers["X-Omnidesk-Timestamp"], request.headers["X-Omnidesk-Signature"]
-    ) is None
+    assert (
+        check_signature(
+            SIGNING_SECRET,
+            request.content,
+            request.headers["X-Omnidesk-Timestamp"],
+            request.headers["X-Omnidesk-Signature"],
+        )
+        is None
+    )
 
 
 @respx.mock
@@ -67,15 +73,23 @@ def test_a_second_deliver_of_the_same_message_sends_nothing(conversation, agent)
 
 @respx.mock
 def test_transient_failure_is_retried_later_then_sent(conversation, agent):
-    route = respx.post(HOOK).mock(side_effect=[httpx.Response(503), httpx.ConnectTimeout("slow")] + [httpx.Response(200, json={})])
+    route = respx.post(HOOK).mock(
+        side_effect=[httpx.Response(503), httpx.ConnectTimeout("slow"), httpx.Response(200, json={})]
+    )
     message = check_send_reply(conversation, agent, text="retry me")
     assert run_deliver(message) == "retry"
     assert run_deliver(message) == "retry"
     message.refresh_from_db()
-    assert message.status == DeliveryStatus.QUEUED and message.attempts == 2 and "did not answer in time" in message.error
+    assert (
+        message.status == DeliveryStatus.QUEUED
+        and message.attempts == 2
+        and "did not answer in time" in message.error
+    )
     from django.utils import timezone
 
-    retries = DBTaskResult.objects.filter(task_path__endswith="deliver", run_after__gt=timezone.now(), run_after__year__lt=9999)
+    retries = DBTaskResult.objects.filter(
+        task_path__endswith="deliver", run_after__gt=timezone.now(), run_after__year__lt=9999
+    )
     assert retries.count() == 2  # each retry waits (backoff), none runs at once
     assert run_deliver(message) == "sent"
     assert route.call_count == 3
@@ -89,7 +103,10 @@ def test_transient_failures_become_permanent_after_max_attempts(conversation, ag
     run_deliver(message)
     assert run_deliver(message) == "failed"
     message.refresh_from_db()
-    assert message.status == DeliveryStatus.FAILED and message.error == "the integration's webhook answered HTTP 500: "
+    assert (
+        message.status == DeliveryStatus.FAILED
+        and message.error == "the integration's webhook answered HTTP 500: "
+    )
 
 
 @respx.mock
@@ -98,7 +115,11 @@ def test_permanent_failure_is_marked_failed_with_the_reason(conversation, agent)
     message = check_send_reply(conversation, agent, text="x")
     assert run_deliver(message) == "failed"
     message.refresh_from_db()
-    assert message.status == DeliveryStatus.FAILED and "422" in message.error and "unknown customer" in message.error
+    assert (
+        message.status == DeliveryStatus.FAILED
+        and "422" in message.error
+        and "unknown customer" in message.error
+    )
 
 
 @respx.mock
@@ -123,7 +144,9 @@ def test_recovery_requeues_an_interrupted_delivery_exactly_once(conversation, ag
     from django.utils import timezone
 
     # A worker claimed it and died before recording the result.
-    Message.objects.filter(pk=message.pk).update(claimed_until=timezone.now() + dt.timedelta(seconds=60), attempts=1)
+    Message.objects.filter(pk=message.pk).update(
+        claimed_until=timezone.now() + dt.timedelta(seconds=60), attempts=1
+    )
     assert recover_deliveries(all_workers_dead=True) == 1
     assert run_deliver(message) == "sent"
     assert run_deliver(message) == "skipped"
@@ -160,16 +183,24 @@ def test_an_api_customer_id_is_reachable_only_through_its_own_inbox(conversation
     assert exc.value.code == "no_identity"
 
 
-def test_meta_is_stored_with_the_message_and_carried_by_its_live_event(conversation, monkeypatch, django_capture_on_commit_callbacks):
+def test_meta_is_stored_with_the_message_and_carried_by_its_live_event(
+    conversation, monkeypatch, django_capture_on_commit_callbacks
+):
     from omnidesk.conversations.actions import send_message
     from omnidesk.conversations.constants import SenderType
 
     published: list = []
-    monkeypatch.setattr("omnidesk.conversations.events.publish", lambda groups, event: published.append(event))
+    monkeypatch.setattr(
+        "omnidesk.conversations.events.publish", lambda groups, event: published.append(event)
+    )
     buttons = {"quick_replies": [{"label": "Yes, thanks", "payload": "bot:helpful"}]}
     with django_capture_on_commit_callbacks(execute=True):
         message = send_message(
-            conversation, inbox=conversation.current_inbox, text="Try this article.", sender_type=SenderType.BOT, meta=buttons
+            conversation,
+            inbox=conversation.current_inbox,
+            text="Try this article.",
+            sender_type=SenderType.BOT,
+            meta=buttons,
         )
     message.refresh_from_db()
     assert message.meta == buttons

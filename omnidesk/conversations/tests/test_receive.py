@@ -10,13 +10,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.contacts.identities import InvalidIdentity
 from omnidesk.contacts.models import Contact, ContactIdentity
 from omnidesk.conversations import batch
 from omnidesk.conversations.actions import do_set_status
 from omnidesk.conversations.constants import EventType, MessageKind, Status
 from omnidesk.conversations.models import Conversation, Message, Tag
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.testing.factories import inbound, make_inbox
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,9 @@ def test_same_external_id_five_times_is_one_message(api_inbox):
 def test_same_external_id_on_another_inbox_is_another_message(api_inbox):
     other = make_inbox("api")
     inbound(api_inbox, "hi", external_id="x-1")
-    inbound(other, "hi", external_id="x-1", identities=[IdentityClaim("external", "c", scope=str(other.uuid))])
+    inbound(
+        other, "hi", external_id="x-1", identities=[IdentityClaim("external", "c", scope=str(other.uuid))]
+    )
     assert Message.objects.filter(external_id="x-1").count() == 2
 
 
@@ -80,8 +82,11 @@ def test_customer_switching_channel_continues_the_conversation_with_an_event():
     assert conversation.current_inbox == sms
     switch = Message.objects.get(kind=MessageKind.EVENT)
     assert switch.meta == {
-        "event": EventType.CHANNEL_SWITCH, "from_kind": "email", "from_inbox": "Support mail",
-        "to_kind": "sms", "to_inbox": "SMS line",
+        "event": EventType.CHANNEL_SWITCH,
+        "from_kind": "email",
+        "from_inbox": "Support mail",
+        "to_kind": "sms",
+        "to_inbox": "SMS line",
     }
     kinds = list(conversation.messages.values_list("kind", flat=True))
     assert kinds == ["text", "event", "text"]
@@ -91,7 +96,10 @@ def test_unverified_identity_never_joins_someone_elses_history():
     mail = make_inbox("email")
     chat = make_inbox("webchat")
     inbound(mail, "I am the real Zoe", identities=email("zoe@example.com"))
-    visitor = [IdentityClaim("webchat", "visitor-abc"), IdentityClaim("email", "zoe@example.com", verified=False)]
+    visitor = [
+        IdentityClaim("webchat", "visitor-abc"),
+        IdentityClaim("email", "zoe@example.com", verified=False),
+    ]
     chat_message = inbound(chat, "I typed Zoe's address", identities=visitor).message
     assert Contact.objects.count() == 2
     assert chat_message.conversation.contact.identities.filter(kind="email").count() == 0
@@ -100,7 +108,10 @@ def test_unverified_identity_never_joins_someone_elses_history():
 
 def test_unverified_unknown_identity_is_kept_on_the_contact_unverified():
     chat = make_inbox("webchat")
-    visitor = [IdentityClaim("webchat", "visitor-1"), IdentityClaim("email", "new@example.com", verified=False)]
+    visitor = [
+        IdentityClaim("webchat", "visitor-1"),
+        IdentityClaim("email", "new@example.com", verified=False),
+    ]
     contact = inbound(chat, "hello", identities=visitor).message.conversation.contact
     identity = contact.identities.get(kind="email")
     assert identity.value == "new@example.com" and identity.verified is False
@@ -145,7 +156,9 @@ def test_pending_and_snoozed_conversations_wake_up_on_a_customer_message(api_inb
 
 
 def test_html_is_sanitised_and_text_derived(api_inbox):
-    message = inbound(api_inbox, "", html='<p onclick="x()">Hi <script>alert(1)</script><b>there</b></p>').message
+    message = inbound(
+        api_inbox, "", html='<p onclick="x()">Hi <script>alert(1)</script><b>there</b></p>'
+    ).message
     assert "script" not in message.html and "onclick" not in message.html
     assert "<b>there</b>" in message.html
     assert message.text.startswith("Hi")
@@ -153,7 +166,9 @@ def test_html_is_sanitised_and_text_derived(api_inbox):
 
 def test_new_message_is_published_after_commit(api_inbox, django_capture_on_commit_callbacks, monkeypatch):
     sent = []
-    monkeypatch.setattr("omnidesk.realtime.publish.send_now", lambda groups, event: sent.append((groups, event)))
+    monkeypatch.setattr(
+        "omnidesk.realtime.publish.send_now", lambda groups, event: sent.append((groups, event))
+    )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         result = inbound(api_inbox, "hello")
     assert sent == []  # nothing leaves before commit

@@ -19,9 +19,10 @@ BUSY_TIMEOUT_MS = 20_000
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    # Django's private hook, which its stubs do not declare.
     def _start_transaction_under_autocommit(self) -> None:
-        if self.transaction_mode != "IMMEDIATE":
-            super()._start_transaction_under_autocommit()
+        if self.transaction_mode != "IMMEDIATE":  # type: ignore[attr-defined]
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]
             return
         with self.cursor() as cursor:
             cursor.execute("PRAGMA busy_timeout = 1")

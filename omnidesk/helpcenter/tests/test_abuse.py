@@ -23,8 +23,13 @@ def form_inbox(db):
 
 
 def post(client, inbox, *, ip="192.0.2.10", email="a@example.com", seconds_ago=30, **extra):
-    data = {"submission": f"sub-{time.time_ns()}", "started": started_token(time.time() - seconds_ago),
-            "email": email, "message": "My parcel has not arrived.", **extra}
+    data = {
+        "submission": f"sub-{time.time_ns()}",
+        "started": started_token(time.time() - seconds_ago),
+        "email": email,
+        "message": "My parcel has not arrived.",
+        **extra,
+    }
     return client.post(f"/help/en/contact/{inbox.uuid}/", data, REMOTE_ADDR=ip)
 
 
@@ -162,7 +167,8 @@ def test_windows_reset_and_keys_group_ipv6_networks():
 
 def test_the_attachment_hint_counts_files_with_ngettext(client):
     one = make_inbox("webform", "One", settings={"max_attachments": 1, "max_attachment_mb": 2}, secrets={})
-    three = make_inbox("webform", "Three", settings={"max_attachments": 3, "max_attachment_mb": 2},
-                       secrets={})
+    three = make_inbox(
+        "webform", "Three", settings={"max_attachments": 3, "max_attachment_mb": 2}, secrets={}
+    )
     assert "Up to 1 file, 2 MB." in client.get(f"/help/en/contact/{one.uuid}/").content.decode()
     assert "Up to 3 files, 2 MB each." in client.get(f"/help/en/contact/{three.uuid}/").content.decode()

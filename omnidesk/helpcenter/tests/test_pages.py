@@ -60,7 +60,10 @@ def test_internal_and_draft_articles_are_not_public(client, kb):
 def test_search_and_suggestions(client, kb):
     page = client.get("/help/en/search/", {"q": "money back for my order"}).content.decode()
     assert "How do I get a refund?" in page
-    assert "VAT exemption procedure (internal)" not in client.get("/help/en/search/", {"q": "VAT exemption VIES"}).content.decode()
+    assert (
+        "VAT exemption procedure (internal)"
+        not in client.get("/help/en/search/", {"q": "VAT exemption VIES"}).content.decode()
+    )
     fragment = client.get("/help/pl/suggest/", {"q": "zwrot pieniędzy"}).content.decode()
     assert "Jak otrzymać zwrot pieniędzy?" in fragment
     assert client.get("/help/en/suggest/", {"q": "x"}).content.decode().strip() == ""

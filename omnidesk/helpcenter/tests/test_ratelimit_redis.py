@@ -27,8 +27,13 @@ def redis_cache_settings():
             pytest.fail("REDIS_URL is not set under CI=true")
         pytest.skip("REDIS_URL not set")
     prefix = f"omnidesk-test-{uuid.uuid4().hex}"  # keys of this run only; they expire with their window
-    caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                          "KEY_PREFIX": prefix}}
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": prefix,
+        }
+    }
     with override_settings(CACHES=caches):
         yield prefix
 

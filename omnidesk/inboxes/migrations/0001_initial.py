@@ -21,17 +21,30 @@ class Migration(migrations.Migration):
                 migrations.CreateModel(
                     name="Inbox",
                     fields=[
-                        ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
                         ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
                         ("name", models.CharField(max_length=100, verbose_name="name")),
                         (
                             "kind",
                             models.CharField(
                                 choices=[
-                                    ("email", "E-mail"), ("webchat", "Web chat"), ("sms", "SMS"),
-                                    ("whatsapp", "WhatsApp"), ("messenger", "Messenger"), ("instagram", "Instagram"),
-                                    ("telegram", "Telegram"), ("x", "X"), ("voice", "Phone"), ("video", "Video"),
-                                    ("webform", "Web form"), ("api", "API"),
+                                    ("email", "E-mail"),
+                                    ("webchat", "Web chat"),
+                                    ("sms", "SMS"),
+                                    ("whatsapp", "WhatsApp"),
+                                    ("messenger", "Messenger"),
+                                    ("instagram", "Instagram"),
+                                    ("telegram", "Telegram"),
+                                    ("x", "X"),
+                                    ("voice", "Phone"),
+                                    ("video", "Video"),
+                                    ("webform", "Web form"),
+                                    ("api", "API"),
                                 ],
                                 max_length=16,
                                 verbose_name="channel",
@@ -40,7 +53,10 @@ class Migration(migrations.Migration):
                         ("enabled", models.BooleanField(default=True, verbose_name="enabled")),
                         ("settings", models.JSONField(blank=True, default=dict, verbose_name="settings")),
                         ("secrets_encrypted", models.TextField(blank=True, default="")),
-                        ("business_hours", models.JSONField(blank=True, default=dict, verbose_name="business hours")),
+                        (
+                            "business_hours",
+                            models.JSONField(blank=True, default=dict, verbose_name="business hours"),
+                        ),
                         ("greeting", models.TextField(blank=True, verbose_name="greeting")),
                         (
                             "auto_acknowledgement",
@@ -55,7 +71,12 @@ class Migration(migrations.Migration):
                             ),
                         ),
                         ("created_at", models.DateTimeField(auto_now_add=True)),
-                        ("agents", models.ManyToManyField(blank=True, related_name="inboxes", to="accounts.agentprofile")),
+                        (
+                            "agents",
+                            models.ManyToManyField(
+                                blank=True, related_name="inboxes", to="accounts.agentprofile"
+                            ),
+                        ),
                         (
                             "default_team",
                             models.ForeignKey(

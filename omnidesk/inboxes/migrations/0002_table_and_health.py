@@ -55,7 +55,10 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("last_inbound_at", models.DateTimeField(blank=True, null=True, verbose_name="last inbound")),
-                ("last_outbound_at", models.DateTimeField(blank=True, null=True, verbose_name="last outbound")),
+                (
+                    "last_outbound_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last outbound"),
+                ),
                 ("last_error", models.TextField(blank=True, default="", verbose_name="last error")),
                 ("last_error_at", models.DateTimeField(blank=True, null=True, verbose_name="last error at")),
                 (

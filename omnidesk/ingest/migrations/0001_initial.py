@@ -17,7 +17,12 @@ class Migration(migrations.Migration):
                 migrations.CreateModel(
                     name="JournalEntry",
                     fields=[
-                        ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
                         ("inbox_id", models.PositiveIntegerField()),
                         ("received_at", models.DateTimeField(verbose_name="received")),
                         ("payload", models.TextField()),

@@ -9,8 +9,8 @@ import uuid
 import pytest
 from django.conf import settings
 
-from omnidesk.ingest import webhooks as views
 from omnidesk.inboxes.models import Inbox
+from omnidesk.ingest import webhooks as views
 from omnidesk.testing.factories import make_inbox
 
 pytestmark = pytest.mark.django_db

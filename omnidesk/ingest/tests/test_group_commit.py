@@ -13,24 +13,24 @@ from channels.db import database_sync_to_async
 from channels.testing import HttpCommunicator
 from django.db import connections
 
-from omnidesk.ingest import journal
-from omnidesk.inboxes.contract import IdentityClaim, InboundEvent
 from omnidesk.connectors.api.signing import signed_headers
 from omnidesk.contacts.models import Contact
 from omnidesk.conversations import batch
 from omnidesk.conversations.actions import ActionError, receive_events
 from omnidesk.conversations.models import Message
 from omnidesk.db.group_commit import GroupCommit, Pending
+from omnidesk.inboxes.contract import IdentityClaim, InboundEvent
+from omnidesk.ingest import journal
 from omnidesk.ingest.models import JournalEntry
 from omnidesk.testing.factories import SIGNING_SECRET, make_inbox
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.asyncio]
 
 
-
 def _store(inbox, events) -> None:
     """A write job: the events stored with the spine in the job's savepoint."""
     receive_events(inbox, events, savepoint=False)
+
 
 def event(external_id: str, customer: str = "c-1") -> InboundEvent:
     return InboundEvent(external_id=external_id, identities=[IdentityClaim("external", customer)], text="hi")

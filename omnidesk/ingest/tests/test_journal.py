@@ -13,13 +13,13 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnidesk.ingest import journal
-from omnidesk.conversations.values import UnstorableValue, check_events
-from omnidesk.inboxes.contract import IdentityClaim, InboundAttachment, InboundEvent, MediaRef, StatusEvent
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations import batch
 from omnidesk.conversations.constants import DeliveryStatus, Direction
 from omnidesk.conversations.models import Message
+from omnidesk.conversations.values import UnstorableValue, check_events
+from omnidesk.inboxes.contract import IdentityClaim, InboundAttachment, InboundEvent, MediaRef, StatusEvent
+from omnidesk.ingest import journal
 from omnidesk.ingest.models import JournalEntry
 from omnidesk.testing.factories import make_inbox
 
@@ -84,7 +84,9 @@ def test_check_passes_what_can_be_stored():
 
 
 def test_a_journaled_message_carries_media_references_never_files():
-    with_file = InboundEvent("f", [IdentityClaim("external", "c")], "hi", attachments=[InboundAttachment("a", "b", b"x")])
+    with_file = InboundEvent(
+        "f", [IdentityClaim("external", "c")], "hi", attachments=[InboundAttachment("a", "b", b"x")]
+    )
     with pytest.raises(ValueError, match="MediaRef"):
         journal.encode([with_file])
 
@@ -130,7 +132,7 @@ def test_append_stores_each_payload_as_encoded_in_order():
         'a "quoted" \\ back\\slash',
         "],[1,[",
         "\u2028 \t \n \U0001f600 \u4f60\u597d",
-        "{\"t\":\"m\"}",
+        '{"t":"m"}',
         "e\u0301",
     ]
     requests = [[event(f"aw-{n}", text=value)] for n, value in enumerate(awkward)]
@@ -366,8 +368,6 @@ def test_a_value_json_cannot_hold_is_a_400_not_a_500(monkeypatch):
     answer = webhooks._take(RequestFactory().post("/"), "api", str(inbox.uuid))
     assert answer.status_code == 400 and b"not JSON" in answer.content
     assert not JournalEntry.objects.exists()
-
-
 
 
 def test_one_append_outside_a_transaction_is_its_own_and_wakes_the_consumer_at_once():

@@ -49,7 +49,13 @@ class DripListener(Listener):
             pending = [item for item in MAILBOX[inbox_id] if item not in COMMITTED[inbox_id]]
             for item in pending:
                 self.deliver(
-                    [InboundEvent(external_id=item, identities=[IdentityClaim("email", "ann@example.com")], text=item)]
+                    [
+                        InboundEvent(
+                            external_id=item,
+                            identities=[IdentityClaim("email", "ann@example.com")],
+                            text=item,
+                        )
+                    ]
                 )
                 COMMITTED[inbox_id].append(item)  # only once the spine has it
             self.stopping.wait(0.05)

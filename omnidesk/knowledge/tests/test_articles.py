@@ -25,12 +25,16 @@ PASSWORD_EN = (
 
 def published(title_body, language="en", **kwargs):
     title, body = title_body
-    return actions.create_article(language=language, title=title, body=body, status=ArticleStatus.PUBLISHED, **kwargs)
+    return actions.create_article(
+        language=language, title=title, body=body, status=ArticleStatus.PUBLISHED, **kwargs
+    )
 
 
 def test_markdown_is_rendered_and_sanitised():
     article = actions.create_article(
-        language="en", title="Tricky", body='Hi <script>alert(1)</script> **bold** [x](javascript:alert(1)) <img src=x onerror=alert(1)>'
+        language="en",
+        title="Tricky",
+        body="Hi <script>alert(1)</script> **bold** [x](javascript:alert(1)) <img src=x onerror=alert(1)>",
     )
     html = article.translations.get().body_html
     assert "<strong>bold</strong>" in html
@@ -41,7 +45,9 @@ def test_every_edit_leaves_a_revision_and_can_be_restored():
     article = actions.create_article(language="en", title="v1", body="first")
     actions.save_translation(article, language="en", title="v2", body="second")
     actions.save_translation(article, language="en", title="v2", body="second")  # no change: no revision
-    revisions = list(ArticleRevision.objects.filter(translation__article=article).values_list("title", flat=True))
+    revisions = list(
+        ArticleRevision.objects.filter(translation__article=article).values_list("title", flat=True)
+    )
     assert revisions == ["v2", "v1"]
     actions.restore_revision(ArticleRevision.objects.get(title="v1"))
     assert article.translations.get().body == "first"
@@ -66,7 +72,12 @@ def test_only_published_public_articles_reach_customers():
 def test_cross_lingual_question_finds_the_english_article():
     refund = published(REFUND_EN)
     published(PASSWORD_EN)
-    for question in ("Come posso ottenere un rimborso?", "Jak mogę otrzymać zwrot pieniędzy?", "我怎么申请退款？", "我怎麼申請退款？"):
+    for question in (
+        "Come posso ottenere un rimborso?",
+        "Jak mogę otrzymać zwrot pieniędzy?",
+        "我怎么申请退款？",
+        "我怎麼申請退款？",
+    ):
         top = get_index(PUBLIC).search(question).top
         assert top is not None and split_doc_id(top.doc_id)[0] == refund.pk, question
 
@@ -87,13 +98,25 @@ def test_index_follows_publishing_and_embeddings_are_cached():
 
 def test_approved_examples_join_the_index_pending_ones_do_not():
     refund = published(REFUND_EN)
-    example = actions.add_example(refund, "the shop took my money but never sent the parcel", source=ExampleSource.AGENT_LINK, language="en")
-    assert actions.add_example(refund, "the shop took my money but never sent the parcel", source=ExampleSource.AGENT_LINK) is None
+    example = actions.add_example(
+        refund,
+        "the shop took my money but never sent the parcel",
+        source=ExampleSource.AGENT_LINK,
+        language="en",
+    )
+    assert (
+        actions.add_example(
+            refund, "the shop took my money but never sent the parcel", source=ExampleSource.AGENT_LINK
+        )
+        is None
+    )
     doc = get_index(PUBLIC).get(f"{refund.pk}:en")
     assert doc is not None and doc.examples == ()
     actions.review_example(example, approve=True, text="The shop took my money but never sent the parcel!")
     assert example.status == ExampleStatus.APPROVED
-    assert get_index(PUBLIC).get(f"{refund.pk}:en").examples == ("The shop took my money but never sent the parcel!",)
+    assert get_index(PUBLIC).get(f"{refund.pk}:en").examples == (
+        "The shop took my money but never sent the parcel!",
+    )
 
 
 def test_feedback_counts():
@@ -106,8 +129,15 @@ def test_feedback_counts():
 
 @pytest.mark.parametrize(
     "wanted, available, expected",
-    [("it", ["en", "it"], "it"), ("it-CH", ["en", "it"], "it"), ("zh-TW", ["en", "zh-hans"], "zh-hans"),
-     ("zh-hant", ["zh-hant", "zh-hans"], "zh-hant"), ("pl", ["en", "it"], "en"), ("pl", ["it"], "it"), ("pl", [], None)],
+    [
+        ("it", ["en", "it"], "it"),
+        ("it-CH", ["en", "it"], "it"),
+        ("zh-TW", ["en", "zh-hans"], "zh-hans"),
+        ("zh-hant", ["zh-hant", "zh-hans"], "zh-hant"),
+        ("pl", ["en", "it"], "en"),
+        ("pl", ["it"], "it"),
+        ("pl", [], None),
+    ],
 )
 def test_language_pick(wanted, available, expected):
     assert pick(wanted, available) == expected

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations import actions as conv_actions
 from omnidesk.conversations.constants import Status
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.knowledge import actions
 from omnidesk.knowledge.constants import ExampleSource, ExampleStatus
 from omnidesk.knowledge.index import PUBLIC, get_index, split_doc_id
@@ -28,8 +28,11 @@ def kb():
 @pytest.fixture
 def conversation(db):
     inbox = make_inbox("api", settings={"webhook_url": "http://hooks.test/x"})
-    received = inbound(inbox, "My parcel has not arrived, I would like my money back",
-                       identities=[IdentityClaim("external", "c-1", scope=str(inbox.uuid))])
+    received = inbound(
+        inbox,
+        "My parcel has not arrived, I would like my money back",
+        identities=[IdentityClaim("external", "c-1", scope=str(inbox.uuid))],
+    )
     return received.message.conversation
 
 
@@ -40,7 +43,10 @@ def test_assist_suggests_articles_including_internal_ones(client, admin_agent, k
     assert article_url(kb["refund"].translations.get(language="en")) in html
     internal = client.get(f"/kb/assist/{conversation.uuid}/", {"q": "VAT exemption VIES"}).content.decode()
     assert "VAT exemption procedure (internal)" in internal
-    assert "Gift cards" not in client.get(f"/kb/assist/{conversation.uuid}/", {"q": "gift cards checkout"}).content.decode()
+    assert (
+        "Gift cards"
+        not in client.get(f"/kb/assist/{conversation.uuid}/", {"q": "gift cards checkout"}).content.decode()
+    )
 
 
 def test_assist_respects_conversation_access(client, kb, conversation):
@@ -53,20 +59,32 @@ def test_assist_respects_conversation_access(client, kb, conversation):
     assert client.get(f"/kb/assist/{conversation.uuid}/").status_code == 404
 
 
-def test_resolving_after_an_agent_linked_an_article_learns_the_question(kb, conversation, agent, django_capture_on_commit_callbacks):
+def test_resolving_after_an_agent_linked_an_article_learns_the_question(
+    kb, conversation, agent, django_capture_on_commit_callbacks
+):
     url = article_url(kb["refund"].translations.get(language="en"))
-    conv_actions.send_message(conversation, inbox=conversation.current_inbox, text=f"Sorry! Here is how: {url}", agent=agent)
+    conv_actions.send_message(
+        conversation, inbox=conversation.current_inbox, text=f"Sorry! Here is how: {url}", agent=agent
+    )
     with django_capture_on_commit_callbacks(execute=True):
         conv_actions.do_set_status(conversation, Status.RESOLVED, by=agent)
     example = ArticleExample.objects.get()
-    assert (example.article_id, example.source, example.status) == (kb["refund"].pk, ExampleSource.AGENT_LINK, ExampleStatus.PENDING)
+    assert (example.article_id, example.source, example.status) == (
+        kb["refund"].pk,
+        ExampleSource.AGENT_LINK,
+        ExampleStatus.PENDING,
+    )
     assert example.text == "My parcel has not arrived, I would like my money back"
     assert learn_from_resolution(conversation.pk) == 0  # kept once
 
 
 def test_a_link_to_an_unpublished_article_teaches_nothing(kb, conversation, agent):
-    conv_actions.send_message(conversation, inbox=conversation.current_inbox,
-                              text=f"See /help/en/a/{kb['draft'].uuid}/gift-cards/", agent=agent)
+    conv_actions.send_message(
+        conversation,
+        inbox=conversation.current_inbox,
+        text=f"See /help/en/a/{kb['draft'].uuid}/gift-cards/",
+        agent=agent,
+    )
     assert learn_from_resolution(conversation.pk) == 0
 
 

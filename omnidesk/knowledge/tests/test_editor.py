@@ -20,7 +20,13 @@ def editor(client, admin_agent):
 
 
 def _new(editor, **overrides):
-    data = {"language": "en", "title": "Returns", "body": "Send it back within **30 days**.", "visibility": "public", **overrides}
+    data = {
+        "language": "en",
+        "title": "Returns",
+        "body": "Send it back within **30 days**.",
+        "visibility": "public",
+        **overrides,
+    }
     return editor.post("/kb/new/", data)
 
 
@@ -30,10 +36,27 @@ def test_write_translate_publish_and_restore(editor, client):
     assert response.status_code == 302 and article.status == ArticleStatus.DRAFT
     # Not public while a draft.
     assert client.get(f"/help/en/a/{article.uuid}/").status_code == 404
-    assert editor.post(f"/kb/a/{article.uuid}/translation/", {"language": "zh-Hant", "title": "退貨", "body": "30天內寄回。"}).status_code == 302
-    assert editor.post(f"/kb/a/{article.uuid}/translation/", {"language": "en", "title": "Returns", "body": "Send it back within 60 days."}).status_code == 302
+    assert (
+        editor.post(
+            f"/kb/a/{article.uuid}/translation/",
+            {"language": "zh-Hant", "title": "退貨", "body": "30天內寄回。"},
+        ).status_code
+        == 302
+    )
+    assert (
+        editor.post(
+            f"/kb/a/{article.uuid}/translation/",
+            {"language": "en", "title": "Returns", "body": "Send it back within 60 days."},
+        ).status_code
+        == 302
+    )
     assert sorted(article.translations.values_list("language", flat=True)) == ["en", "zh-hant"]
-    assert editor.post(f"/kb/a/{article.uuid}/settings/", {"status": "published", "visibility": "public", "lang": "en"}).status_code == 302
+    assert (
+        editor.post(
+            f"/kb/a/{article.uuid}/settings/", {"status": "published", "visibility": "public", "lang": "en"}
+        ).status_code
+        == 302
+    )
     page = editor.get(f"/help/zh-hant/a/{article.uuid}/", follow=True).content.decode()
     assert "30天內寄回。" in page
     first = ArticleRevision.objects.filter(translation__language="en").order_by("id").first()
@@ -65,18 +88,33 @@ def test_images_must_be_real_images(editor):
     article = Article.objects.get()
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    ok = editor.post(f"/kb/a/{article.uuid}/images/", {"image": SimpleUploadedFile("shot.png", PNG, content_type="image/png")})
+    ok = editor.post(
+        f"/kb/a/{article.uuid}/images/",
+        {"image": SimpleUploadedFile("shot.png", PNG, content_type="image/png")},
+    )
     assert ok.status_code == 302
     image = ArticleImage.objects.get()
     assert image.file.name.endswith(".png") and image.file.read() == PNG
-    bad = editor.post(f"/kb/a/{article.uuid}/images/", {"image": SimpleUploadedFile("x.png", b"<svg onload=alert(1)>", content_type="image/png")})
+    bad = editor.post(
+        f"/kb/a/{article.uuid}/images/",
+        {"image": SimpleUploadedFile("x.png", b"<svg onload=alert(1)>", content_type="image/png")},
+    )
     assert bad.status_code == 400 and "not the image type it claims" in bad.content.decode()
-    svg = editor.post(f"/kb/a/{article.uuid}/images/", {"image": SimpleUploadedFile("x.svg", b"<svg/>", content_type="image/svg+xml")})
+    svg = editor.post(
+        f"/kb/a/{article.uuid}/images/",
+        {"image": SimpleUploadedFile("x.svg", b"<svg/>", content_type="image/svg+xml")},
+    )
     assert svg.status_code == 400 and ArticleImage.objects.count() == 1
 
 
 def test_categories(editor):
-    assert editor.post("/kb/categories/", {"slug": "billing", "position": 0, "name_en": "Billing", "name_it": "Fatturazione"}).status_code == 302
+    assert (
+        editor.post(
+            "/kb/categories/",
+            {"slug": "billing", "position": 0, "name_en": "Billing", "name_it": "Fatturazione"},
+        ).status_code
+        == 302
+    )
     assert Category.objects.get().names == {"en": "Billing", "it": "Fatturazione"}
     response = editor.post("/kb/categories/", {"slug": "billing", "position": 0, "name_en": "Again"})
     assert response.status_code == 400 and "another category has that slug" in response.content.decode()

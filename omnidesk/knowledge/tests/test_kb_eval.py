@@ -12,14 +12,31 @@ KEYS = {"recall_at_1", "recall_at_3", "answered", "precision", "unanswerable_ans
 
 EVAL_SET = {
     "articles": [
-        {"id": "refund", "lang": "en", "title": "Refunds",
-         "body": "Refunds go back to the card you paid with within **5 business days** of the return."},
-        {"id": "password", "lang": "en", "title": "Resetting your password",
-         "body": "On the sign-in page press *Forgot password* and follow the link we e-mail you.",
-         "translations": [{"lang": "it", "title": "Reimpostare la password",
-                           "body": "Nella pagina di accesso premi *Password dimenticata* e segui il link."}]},
-        {"id": "shipping", "lang": "pl", "title": "Czas wysyłki",
-         "body": "Zamówienia wysyłamy w ciągu 2 dni. Dostawa w Europie trwa od 3 do 5 dni."},
+        {
+            "id": "refund",
+            "lang": "en",
+            "title": "Refunds",
+            "body": "Refunds go back to the card you paid with within **5 business days** of the return.",
+        },
+        {
+            "id": "password",
+            "lang": "en",
+            "title": "Resetting your password",
+            "body": "On the sign-in page press *Forgot password* and follow the link we e-mail you.",
+            "translations": [
+                {
+                    "lang": "it",
+                    "title": "Reimpostare la password",
+                    "body": "Nella pagina di accesso premi *Password dimenticata* e segui il link.",
+                }
+            ],
+        },
+        {
+            "id": "shipping",
+            "lang": "pl",
+            "title": "Czas wysyłki",
+            "body": "Zamówienia wysyłamy w ciągu 2 dni. Dostawa w Europie trwa od 3 do 5 dni.",
+        },
     ],
     "queries": [
         {"text": "when do I get my money back?", "lang": "en", "article": "refund"},

@@ -345,12 +345,22 @@ def test_answer_or_abstain() -> None:
 def test_the_runner_up_is_another_article_not_another_translation() -> None:
     """zh-Hans and zh-Hant are searched together: the other script's copy of the top article is no rival."""
     simplified = Document(
-        "7:zh-hans", "zh-Hans", "重设密码", "在登录页面点击“忘记密码”，然后打开我们发给您的邮件中的链接。", article="7"
+        "7:zh-hans",
+        "zh-Hans",
+        "重设密码",
+        "在登录页面点击“忘记密码”，然后打开我们发给您的邮件中的链接。",
+        article="7",
     )
     traditional = Document(
-        "7:zh-hant", "zh-Hant", "重設密碼", "在登入頁面點擊「忘記密碼」，然後打開我們寄給您的郵件中的連結。", article="7"
+        "7:zh-hant",
+        "zh-Hant",
+        "重設密碼",
+        "在登入頁面點擊「忘記密碼」，然後打開我們寄給您的郵件中的連結。",
+        article="7",
     )
-    shipping = Document("9:zh-hans", "zh-Hans", "运费", "订单满50欧元免运费，不满则收取4.90欧元的固定运费。", article="9")
+    shipping = Document(
+        "9:zh-hans", "zh-Hans", "运费", "订单满50欧元免运费，不满则收取4.90欧元的固定运费。", article="9"
+    )
     idx = SearchIndex()
     idx.add([simplified, traditional, shipping])
     result = idx.search("我忘记密码了，怎么办？", language="zh-Hans", k=3)

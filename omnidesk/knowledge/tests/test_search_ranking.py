@@ -43,7 +43,11 @@ def test_a_question_in_a_language_without_a_translation_finds_the_english_articl
 
 
 def test_audiences(kb):
-    public = {s.translation.article_id for s in search_articles("VAT exemption VIES invoice", audience=PUBLIC, k=10)}
-    agents = {s.translation.article_id for s in search_articles("VAT exemption VIES invoice", audience=AGENTS, k=10)}
+    public = {
+        s.translation.article_id for s in search_articles("VAT exemption VIES invoice", audience=PUBLIC, k=10)
+    }
+    agents = {
+        s.translation.article_id for s in search_articles("VAT exemption VIES invoice", audience=AGENTS, k=10)
+    }
     assert kb["internal"].pk not in public and kb["internal"].pk in agents
     assert kb["draft"].pk not in public | agents

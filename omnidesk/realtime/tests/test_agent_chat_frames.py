@@ -13,8 +13,8 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 
 from omnidesk.connectors.webchat import ratelimit
-from omnidesk.web import consumers
 from omnidesk.testing.factories import make_inbox
+from omnidesk.web import consumers
 
 from .conftest import agent_socket, wait_for
 

@@ -12,10 +12,10 @@ import respx
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from omnidesk.inboxes.contract import IdentityClaim, StatusEvent
 from omnidesk.conversations.actions import do_assign, send_message, update_delivery_status
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.tasks import deliver
+from omnidesk.inboxes.contract import IdentityClaim, StatusEvent
 from omnidesk.testing.factories import inbound
 
 from .conftest import agent_socket, subscribe, wait_for

@@ -10,10 +10,10 @@ import respx
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from omnidesk.inboxes.contract import IdentityClaim, StatusEvent
 from omnidesk.conversations.actions import do_assign, do_set_tags, send_message, update_delivery_status
 from omnidesk.conversations.models import Conversation
 from omnidesk.conversations.tasks import deliver
+from omnidesk.inboxes.contract import IdentityClaim, StatusEvent
 from omnidesk.realtime import events as ev
 from omnidesk.testing.factories import inbound
 
@@ -47,7 +47,9 @@ def _media_fetched(teams: dict) -> None:
         media=[MediaRef("https://files.test/parcel.jpg", "image/jpeg", "parcel.jpg")],
     )
     with respx.mock:
-        respx.get("https://files.test/parcel.jpg").mock(return_value=httpx.Response(200, content=b"\xff\xd8jpeg"))
+        respx.get("https://files.test/parcel.jpg").mock(
+            return_value=httpx.Response(200, content=b"\xff\xd8jpeg")
+        )
         fetch_media.call(received.message.pk)
 
 

@@ -8,8 +8,8 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.models import Message
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.realtime import publish as publish_module
 from omnidesk.realtime.events import MessageStatus
 from omnidesk.realtime.publish import publish, send_now, set_server_loop

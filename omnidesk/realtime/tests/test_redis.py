@@ -16,9 +16,9 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection
 
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.actions import do_assign
 from omnidesk.conversations.models import Message
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.testing.factories import inbound
 
 from .conftest import agent_socket, subscribe, wait_for

@@ -54,9 +54,12 @@ async def test_events_sent_in_the_worker_reach_the_web_processs_layer_in_order(l
     worker_end.close()  # the worker exits: the relay ends
     await asyncio.wait_for(relay, timeout=10)
     assert [(g, m["event"]["message_id"]) for g, m in layer.sent] == [
-        ("conversation.c", "m0"), ("workspace", "m0"),
-        ("conversation.c", "m1"), ("workspace", "m1"),
-        ("conversation.c", "m2"), ("workspace", "m2"),
+        ("conversation.c", "m0"),
+        ("workspace", "m0"),
+        ("conversation.c", "m1"),
+        ("workspace", "m1"),
+        ("conversation.c", "m2"),
+        ("workspace", "m2"),
         ("workspace", "long"),
     ]
     assert layer.sent[0][1]["type"] == "omnidesk.event"

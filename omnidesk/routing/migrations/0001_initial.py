@@ -5,48 +5,112 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AgentRoutingState',
+            name="AgentRoutingState",
             fields=[
-                ('agent', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='routing', serialize=False, to='accounts.agentprofile')),
-                ('last_assigned_at', models.DateTimeField(blank=True, null=True)),
-                ('connections', models.PositiveIntegerField(default=0)),
-                ('auto_away', models.BooleanField(default=False)),
+                (
+                    "agent",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="routing",
+                        serialize=False,
+                        to="accounts.agentprofile",
+                    ),
+                ),
+                ("last_assigned_at", models.DateTimeField(blank=True, null=True)),
+                ("connections", models.PositiveIntegerField(default=0)),
+                ("auto_away", models.BooleanField(default=False)),
             ],
         ),
         migrations.CreateModel(
-            name='RoutingRule',
+            name="RoutingRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('enabled', models.BooleanField(default=True, verbose_name='enabled')),
-                ('position', models.PositiveIntegerField(default=0, verbose_name='position')),
-                ('conditions', models.JSONField(blank=True, default=dict, verbose_name='conditions')),
-                ('skills', models.JSONField(blank=True, default=dict, verbose_name='required skills')),
-                ('priority', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='priority')),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.team', verbose_name='team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("enabled", models.BooleanField(default=True, verbose_name="enabled")),
+                ("position", models.PositiveIntegerField(default=0, verbose_name="position")),
+                ("conditions", models.JSONField(blank=True, default=dict, verbose_name="conditions")),
+                ("skills", models.JSONField(blank=True, default=dict, verbose_name="required skills")),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="priority"),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.team",
+                        verbose_name="team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='TeamRouting',
+            name="TeamRouting",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('strategy', models.CharField(choices=[('least_loaded', 'Least loaded'), ('round_robin', 'Round robin')], default='least_loaded', max_length=16, verbose_name='strategy')),
-                ('overflow_after_seconds', models.PositiveIntegerField(blank=True, null=True, verbose_name='overflow after (seconds)')),
-                ('accept_timeout_seconds', models.PositiveIntegerField(blank=True, null=True, verbose_name='open within (seconds)')),
-                ('overflow_team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.team', verbose_name='overflow team')),
-                ('team', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='routing', to='accounts.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "strategy",
+                    models.CharField(
+                        choices=[("least_loaded", "Least loaded"), ("round_robin", "Round robin")],
+                        default="least_loaded",
+                        max_length=16,
+                        verbose_name="strategy",
+                    ),
+                ),
+                (
+                    "overflow_after_seconds",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="overflow after (seconds)"
+                    ),
+                ),
+                (
+                    "accept_timeout_seconds",
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="open within (seconds)"),
+                ),
+                (
+                    "overflow_team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.team",
+                        verbose_name="overflow team",
+                    ),
+                ),
+                (
+                    "team",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="routing",
+                        to="accounts.team",
+                    ),
+                ),
             ],
         ),
     ]

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from omnidesk.accounts.models import AgentProfile, AgentSkill, Skill, Team
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.contacts.models import Contact
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.inboxes.models import Inbox
 from omnidesk.testing.factories import inbound, make_agent, make_inbox
 
@@ -19,11 +19,21 @@ _seq = itertools.count(1)
 
 
 def online_agent(
-    name: str | None = None, *, teams: list[Team] = (), inboxes: list[Inbox] = (), skills: dict[Skill, int] | None = None,
-    languages: list[str] | None = None, capacity: dict[str, int] | None = None, presence: str = "online",
+    name: str | None = None,
+    *,
+    teams: list[Team] = (),
+    inboxes: list[Inbox] = (),
+    skills: dict[Skill, int] | None = None,
+    languages: list[str] | None = None,
+    capacity: dict[str, int] | None = None,
+    presence: str = "online",
 ) -> AgentProfile:
-    agent = make_agent(name or f"agent{next(_seq)}", presence=presence, languages=languages or [],
-                       capacity=capacity if capacity is not None else {"voice": 1, "webchat": 3, "email": 10})
+    agent = make_agent(
+        name or f"agent{next(_seq)}",
+        presence=presence,
+        languages=languages or [],
+        capacity=capacity if capacity is not None else {"voice": 1, "webchat": 3, "email": 10},
+    )
     agent.teams.set(teams)
     for inbox in inboxes:
         inbox.agents.add(agent)
@@ -32,12 +42,24 @@ def online_agent(
     return agent
 
 
-def arrive(inbox: Inbox, text: str = "Hello", *, customer: str | None = None, language: str = "", vip: bool = False,
-           **fields: Any) -> Conversation:
+def arrive(
+    inbox: Inbox,
+    text: str = "Hello",
+    *,
+    customer: str | None = None,
+    language: str = "",
+    vip: bool = False,
+    **fields: Any,
+) -> Conversation:
     """A customer writes and the worker processes it (language, routing, SLA)."""
     customer = customer or f"customer-{next(_seq)}"
-    received = inbound(inbox, text, identities=[IdentityClaim("external", customer, scope=str(inbox.uuid))],
-                       language=language, **fields)
+    received = inbound(
+        inbox,
+        text,
+        identities=[IdentityClaim("external", customer, scope=str(inbox.uuid))],
+        language=language,
+        **fields,
+    )
     if vip:
         Contact.objects.filter(pk=received.message.conversation.contact_id).update(vip=True)
     process(received.message.pk)

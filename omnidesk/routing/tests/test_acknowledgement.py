@@ -10,11 +10,11 @@ from unittest import mock
 import pytest
 
 from omnidesk.accounts.models import Team
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.actions import do_set_status, send_message
 from omnidesk.conversations.constants import Direction, SenderType, Status
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.routing import actions
 from omnidesk.routing.expected import expected_reply
 from omnidesk.routing.models import TeamRouting

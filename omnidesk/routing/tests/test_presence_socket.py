@@ -28,7 +28,10 @@ def headers_for(agent: AgentProfile) -> list[tuple[bytes, bytes]]:
     client = Client()
     client.force_login(agent.user)
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    return [(b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={cookie}".encode()), (b"origin", b"http://testserver")]
+    return [
+        (b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={cookie}".encode()),
+        (b"origin", b"http://testserver"),
+    ]
 
 
 async def connect(headers) -> WebsocketCommunicator:

@@ -79,7 +79,9 @@ def test_concurrent_workers_never_double_assign_or_exceed_capacity():
     # ...and no agent holds more than their capacity.
     loads = dict(
         Conversation.objects.filter(status=Status.OPEN, assignee__isnull=False)
-        .values_list("assignee_id").annotate(n=Count("id")).order_by()
+        .values_list("assignee_id")
+        .annotate(n=Count("id"))
+        .order_by()
     )
     assert sorted(loads) == sorted(a.pk for a in agents)
     assert max(loads.values()) == CAPACITY

@@ -47,7 +47,9 @@ def test_required_skill_level_picks_the_skilled_agent(chat):
     billing = Skill.objects.create(name="billing")
     online_agent("junior", skills={billing: 1})
     senior = online_agent("senior", skills={billing: 3})
-    RoutingRule.objects.create(name="Invoices", conditions={"keywords": ["invoice"]}, skills={str(billing.pk): 2})
+    RoutingRule.objects.create(
+        name="Invoices", conditions={"keywords": ["invoice"]}, skills={str(billing.pk): 2}
+    )
     conv = arrive(chat, "Where is my INVOICE?")
     assert conv.required_skills == {str(billing.pk): 2}
     assert assignee(conv) == senior
@@ -56,7 +58,9 @@ def test_required_skill_level_picks_the_skilled_agent(chat):
 def test_without_the_skill_it_waits(chat):
     billing = Skill.objects.create(name="billing")
     online_agent("generalist")
-    RoutingRule.objects.create(name="Invoices", conditions={"keywords": ["invoice"]}, skills={str(billing.pk): 1})
+    RoutingRule.objects.create(
+        name="Invoices", conditions={"keywords": ["invoice"]}, skills={str(billing.pk): 1}
+    )
     conv = arrive(chat, "invoice please")
     assert assignee(conv) is None
 
@@ -133,7 +137,9 @@ def test_vip_then_priority_then_longest_wait(chat):
 def test_head_of_queue_nobody_can_serve_does_not_block_the_rest(chat):
     billing = Skill.objects.create(name="billing")
     agent = online_agent(capacity={"webchat": 1})
-    RoutingRule.objects.create(name="Invoices", conditions={"keywords": ["invoice"]}, skills={str(billing.pk): 1})
+    RoutingRule.objects.create(
+        name="Invoices", conditions={"keywords": ["invoice"]}, skills={str(billing.pk): 1}
+    )
     Conversation.objects.all().delete()
     blocked = arrive(chat, "invoice")
     later = arrive(chat, "hello")
@@ -255,10 +261,15 @@ def test_rules_set_team_and_priority_from_channel_keywords_and_attributes(team):
     vip_desk = Team.objects.create(name="Gold desk")
     inbox = make_inbox("webchat", default_team=team)
     RoutingRule.objects.create(
-        name="Gold plan", position=1, conditions={"channels": ["webchat"], "attributes": {"plan": "gold"}},
-        team=vip_desk, priority=Priority.URGENT,
+        name="Gold plan",
+        position=1,
+        conditions={"channels": ["webchat"], "attributes": {"plan": "gold"}},
+        team=vip_desk,
+        priority=Priority.URGENT,
     )
-    RoutingRule.objects.create(name="Refunds", position=2, conditions={"keywords": ["refund"]}, priority=Priority.HIGH)
+    RoutingRule.objects.create(
+        name="Refunds", position=2, conditions={"keywords": ["refund"]}, priority=Priority.HIGH
+    )
     Contact.objects.create(name="x")  # unrelated contact, attributes must be the sender's
     plain = arrive(inbox, "hello", customer="plain")
     refund = arrive(inbox, "I want a REFUND", customer="refund")
@@ -284,7 +295,12 @@ def test_rule_validation_gives_reasons(team):
     with pytest.raises(ActionError, match="priority"):
         actions.check_save_rule({"name": "x", "priority": 9})
     rule = actions.check_save_rule(
-        {"name": "Italian", "conditions": {"languages": ["it"], "tags": []}, "team_id": team.pk, "priority": "2"}
+        {
+            "name": "Italian",
+            "conditions": {"languages": ["it"], "tags": []},
+            "team_id": team.pk,
+            "priority": "2",
+        }
     )
     assert (rule.conditions, rule.team, rule.priority) == ({"languages": ["it"]}, team, 2)
 

@@ -82,7 +82,10 @@ def test_an_agent_sets_only_their_own_presence(supervisor):
     assert client.post(reverse("routing:presence"), {"presence": "online"}).status_code == 204
     me.refresh_from_db()
     assert me.presence == "online"
-    assert client.post(reverse("routing:presence"), {"agent": supervisor.pk, "presence": "away"}).status_code == 403
+    assert (
+        client.post(reverse("routing:presence"), {"agent": supervisor.pk, "presence": "away"}).status_code
+        == 403
+    )
 
 
 def test_rules_are_created_edited_and_deleted_on_screen(supervisor):
@@ -90,21 +93,36 @@ def test_rules_are_created_edited_and_deleted_on_screen(supervisor):
     skill = Skill.objects.create(name="refunds")
     client = login(supervisor)
     assert client.get(reverse("routing:rule_new")).status_code == 200
-    response = client.post(reverse("routing:rule_new"), {
-        "name": "Refunds", "position": "1", "enabled": "on", "channels": ["email", "webchat"],
-        "languages": "it, PL", "tags": "", "keywords": "refund, money back", "attributes": "plan=gold",
-        "team": team.pk, "priority": "2", f"skill_{skill.pk}": "3",
-    })
+    response = client.post(
+        reverse("routing:rule_new"),
+        {
+            "name": "Refunds",
+            "position": "1",
+            "enabled": "on",
+            "channels": ["email", "webchat"],
+            "languages": "it, PL",
+            "tags": "",
+            "keywords": "refund, money back",
+            "attributes": "plan=gold",
+            "team": team.pk,
+            "priority": "2",
+            f"skill_{skill.pk}": "3",
+        },
+    )
     assert response.status_code == 302
     rule = RoutingRule.objects.get()
     assert rule.conditions == {
-        "channels": ["email", "webchat"], "languages": ["it", "pl"], "keywords": ["refund", "money back"],
+        "channels": ["email", "webchat"],
+        "languages": ["it", "pl"],
+        "keywords": ["refund", "money back"],
         "attributes": {"plan": "gold"},
     }
     assert (rule.team, rule.priority, rule.skills) == (team, 2, {str(skill.pk): 3})
     page = client.get(reverse("routing:rule_edit", args=[rule.pk])).content.decode()
     assert "money back" in page and "plan=gold" in page
-    bad = client.post(reverse("routing:rule_edit", args=[rule.pk]), {"name": "", "position": "-1", "attributes": "nonsense"})
+    bad = client.post(
+        reverse("routing:rule_edit", args=[rule.pk]), {"name": "", "position": "-1", "attributes": "nonsense"}
+    )
     assert bad.status_code == 400
     assert "name=value" in bad.content.decode()
     assert client.post(reverse("routing:rule_delete", args=[rule.pk])).status_code == 302
@@ -117,16 +135,38 @@ def test_sla_policies_on_screen(supervisor):
 
     client = login(supervisor)
     assert client.get(reverse("routing:sla_policy_new")).status_code == 200
-    response = client.post(reverse("routing:sla_policy_new"), {
-        "name": "VIP chat", "position": "0", "enabled": "on", "channels": ["webchat"], "priorities": ["2", "3"],
-        "vip": "1", "tags": "Outage", "first_response_minutes": "5", "resolution_minutes": "120",
-        "warning_minutes": "2",
-    })
+    response = client.post(
+        reverse("routing:sla_policy_new"),
+        {
+            "name": "VIP chat",
+            "position": "0",
+            "enabled": "on",
+            "channels": ["webchat"],
+            "priorities": ["2", "3"],
+            "vip": "1",
+            "tags": "Outage",
+            "first_response_minutes": "5",
+            "resolution_minutes": "120",
+            "warning_minutes": "2",
+        },
+    )
     assert response.status_code == 302
     policy = SlaPolicy.objects.get()
-    assert policy.conditions == {"channels": ["webchat"], "priorities": [2, 3], "vip": True, "tags": ["outage"]}
-    assert (policy.first_response_minutes, policy.next_response_minutes, policy.business_hours) == (5, None, False)
-    no_target = client.post(reverse("routing:sla_policy_edit", args=[policy.pk]), {"name": "x", "position": "0", "warning_minutes": "1"})
+    assert policy.conditions == {
+        "channels": ["webchat"],
+        "priorities": [2, 3],
+        "vip": True,
+        "tags": ["outage"],
+    }
+    assert (policy.first_response_minutes, policy.next_response_minutes, policy.business_hours) == (
+        5,
+        None,
+        False,
+    )
+    no_target = client.post(
+        reverse("routing:sla_policy_edit", args=[policy.pk]),
+        {"name": "x", "position": "0", "warning_minutes": "1"},
+    )
     assert no_target.status_code == 400
     assert client.get(reverse("routing:sla_policies")).status_code == 200
     assert login(make_agent("nosy")).get(reverse("routing:sla_policies")).status_code == 403

@@ -5,53 +5,134 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('conversations', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("conversations", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SlaPolicy',
+            name="SlaPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('enabled', models.BooleanField(default=True, verbose_name='enabled')),
-                ('position', models.PositiveIntegerField(default=0, verbose_name='position')),
-                ('conditions', models.JSONField(blank=True, default=dict, verbose_name='conditions')),
-                ('first_response_minutes', models.PositiveIntegerField(blank=True, null=True, verbose_name='first response within (minutes)')),
-                ('next_response_minutes', models.PositiveIntegerField(blank=True, null=True, verbose_name='next response within (minutes)')),
-                ('resolution_minutes', models.PositiveIntegerField(blank=True, null=True, verbose_name='resolution within (minutes)')),
-                ('business_hours', models.BooleanField(default=True, verbose_name='count business hours only')),
-                ('warning_minutes', models.PositiveIntegerField(default=30, verbose_name='warn this many minutes before due')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("enabled", models.BooleanField(default=True, verbose_name="enabled")),
+                ("position", models.PositiveIntegerField(default=0, verbose_name="position")),
+                ("conditions", models.JSONField(blank=True, default=dict, verbose_name="conditions")),
+                (
+                    "first_response_minutes",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="first response within (minutes)"
+                    ),
+                ),
+                (
+                    "next_response_minutes",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="next response within (minutes)"
+                    ),
+                ),
+                (
+                    "resolution_minutes",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="resolution within (minutes)"
+                    ),
+                ),
+                (
+                    "business_hours",
+                    models.BooleanField(default=True, verbose_name="count business hours only"),
+                ),
+                (
+                    "warning_minutes",
+                    models.PositiveIntegerField(default=30, verbose_name="warn this many minutes before due"),
+                ),
             ],
             options={
-                'verbose_name': 'SLA policy',
-                'verbose_name_plural': 'SLA policies',
-                'ordering': ['position', 'id'],
+                "verbose_name": "SLA policy",
+                "verbose_name_plural": "SLA policies",
+                "ordering": ["position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='SlaEvent',
+            name="SlaEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('metric', models.CharField(choices=[('first_response', 'First response'), ('next_response', 'Next response'), ('resolution', 'Resolution')], max_length=16)),
-                ('kind', models.CharField(choices=[('warning', 'Warning'), ('breach', 'Breach')], max_length=8)),
-                ('due_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('channel', models.CharField(blank=True, max_length=16)),
-                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.agentprofile')),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sla_events', to='conversations.conversation')),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.team')),
-                ('policy', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='sla.slapolicy')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "metric",
+                    models.CharField(
+                        choices=[
+                            ("first_response", "First response"),
+                            ("next_response", "Next response"),
+                            ("resolution", "Resolution"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(choices=[("warning", "Warning"), ("breach", "Breach")], max_length=8),
+                ),
+                ("due_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(db_index=True)),
+                ("channel", models.CharField(blank=True, max_length=16)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.agentprofile",
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sla_events",
+                        to="conversations.conversation",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.team",
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="events",
+                        to="sla.slapolicy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['kind', 'created_at'], name='slaevent_kind_created')],
-                'constraints': [models.UniqueConstraint(fields=('conversation', 'metric', 'kind', 'due_at'), name='slaevent_once')],
+                "ordering": ["-created_at"],
+                "indexes": [models.Index(fields=["kind", "created_at"], name="slaevent_kind_created")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("conversation", "metric", "kind", "due_at"), name="slaevent_once"
+                    )
+                ],
             },
         ),
     ]

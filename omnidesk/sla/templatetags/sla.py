@@ -84,6 +84,8 @@ def sla_badge(conversation: Any) -> str:
     kind, metric, due = state
     return format_html(
         '<span class="sla-badge sla-{}" title="{}" data-due="{}">{}</span>',
-        kind, timezone.localtime(due).strftime("%Y-%m-%d %H:%M %Z"), due.isoformat(),
+        kind,
+        timezone.localtime(due).strftime("%Y-%m-%d %H:%M %Z"),
+        due.isoformat(),
         badge_text(kind, metric, due, now),
     )

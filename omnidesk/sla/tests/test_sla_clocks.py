@@ -9,11 +9,11 @@ import pytest
 from django.template import Context, Template
 
 from omnidesk.accounts.models import Team
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.actions import do_set_status, send_message
 from omnidesk.conversations.constants import Priority, Status
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.sla import clock
 from omnidesk.sla.actions import check_clock
 from omnidesk.sla.models import SlaEvent, SlaPolicy
@@ -58,8 +58,13 @@ def clock_at(settings):
 @pytest.fixture
 def calendar_policy(db):
     return SlaPolicy.objects.create(
-        name="Chat", conditions={"channels": ["webchat"]}, first_response_minutes=60, next_response_minutes=30,
-        resolution_minutes=240, business_hours=False, warning_minutes=10,
+        name="Chat",
+        conditions={"channels": ["webchat"]},
+        first_response_minutes=60,
+        next_response_minutes=30,
+        resolution_minutes=240,
+        business_hours=False,
+        warning_minutes=10,
     )
 
 
@@ -202,7 +207,12 @@ def test_warning_then_breach_are_recorded_once(calendar_policy, clock_at):
     kinds = sorted(SlaEvent.objects.filter(conversation=conv).values_list("kind", flat=True))
     assert kinds == ["breach", "warning"]
     event = SlaEvent.objects.get(kind="breach")
-    assert (event.metric, event.due_at, event.channel, event.policy) == ("first_response", due, "webchat", calendar_policy)
+    assert (event.metric, event.due_at, event.channel, event.policy) == (
+        "first_response",
+        due,
+        "webchat",
+        calendar_policy,
+    )
     assert Message.objects.filter(conversation=conv, meta__event="sla_breach").count() == 1
 
 
@@ -263,7 +273,9 @@ def test_a_customer_reopening_restarts_resolution_and_next_response(calendar_pol
     c.advance(hours=1)
     # The customer answers the resolved thread (its reply token): the spine reopens it.
     received = inbound(
-        chat, "Not fixed", identities=[IdentityClaim("external", "c1", scope=str(chat.uuid))],
+        chat,
+        "Not fixed",
+        identities=[IdentityClaim("external", "c1", scope=str(chat.uuid))],
         thread_refs=(conv.reply_token,),
     )
     assert received.message.conversation_id == conv.pk
@@ -277,7 +289,9 @@ def test_a_customer_reopening_restarts_resolution_and_next_response(calendar_pol
 
 def test_business_time_targets_skip_nights_and_weekends(clock_at):
     team = Team.objects.create(name="Rome", business_hours=ROME_WEEKDAYS)
-    SlaPolicy.objects.create(name="Mail", first_response_minutes=60, resolution_minutes=8 * 60, business_hours=True)
+    SlaPolicy.objects.create(
+        name="Mail", first_response_minutes=60, resolution_minutes=8 * 60, business_hours=True
+    )
     inbox = make_inbox("email", default_team=team)
     friday_1630_rome = dt.datetime(2026, 3, 6, 15, 30, tzinfo=UTC)
     c = clock_at(friday_1630_rome)
@@ -349,5 +363,7 @@ def test_badge_text_is_one_sentence_per_metric_and_state(calendar_policy, clock_
     assert text("ok", "next_response", MONDAY) == "Next response due in 1 hour"
     assert text("warning", "resolution", due - dt.timedelta(minutes=10)) == "Resolution due in 10 minutes"
     assert text("breached", "resolution", due + dt.timedelta(hours=2)) == "Resolution overdue by 2 hours"
-    assert badge_text("breached", "next_response", due, MONDAY) == "Next response overdue"  # flagged, moved on
+    assert (
+        badge_text("breached", "next_response", due, MONDAY) == "Next response overdue"
+    )  # flagged, moved on
     assert badge_text("paused", "resolution", due, MONDAY) == "Resolution paused"

@@ -11,11 +11,11 @@ from channels.db import database_sync_to_async
 from django.db import connections
 
 from omnidesk.accounts.models import Team
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.conversations.actions import do_assign, do_set_status, send_message
 from omnidesk.conversations.constants import Status
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.realtime import events as ev
 from omnidesk.sla.actions import check_clock
 from omnidesk.sla.models import SlaPolicy

@@ -15,11 +15,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.connectors.webchat.sessions import visitor_group
 from omnidesk.conversations.actions import do_assign
 from omnidesk.conversations.constants import EventType, MessageKind
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.routing import actions as routing_actions
 from omnidesk.sla.models import SlaPolicy
 from omnidesk.testing.factories import inbound, make_agent, make_inbox

@@ -13,11 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from omnidesk.accounts.models import AgentProfile, AuditLog, Team
-from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.contacts.models import Contact
 from omnidesk.conversations.actions import add_note, check_send_reply, do_assign, do_set_status, do_set_tags
 from omnidesk.conversations.constants import DeliveryStatus, EventType, MessageKind, Priority, Status
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.testing.factories import inbound, make_agent, make_inbox
 
 pytestmark = pytest.mark.django_db

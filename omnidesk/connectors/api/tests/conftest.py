@@ -26,7 +26,9 @@ def post_signed(
 ) -> Answer:
     """Sign `payload` as the integrator would and post it to `inbox`'s webhook."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    all_headers = {"Content-Type": "application/json", **signed_headers(secret, body, now=now), **(headers or {})}
+    all_headers = {
+        "Content-Type": "application/json",
+        **signed_headers(secret, body, now=now),
+        **(headers or {}),
+    }
     return hook.post(body, all_headers, path=inbox.webhook_path())
-
-

@@ -15,9 +15,9 @@ from django_tasks_db.models import DBTaskResult
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from omnidesk.connectors.api.connector import ApiConnector
 from omnidesk.contacts.models import ContactIdentity
 from omnidesk.conversations.constants import DeliveryStatus, Direction
-from omnidesk.connectors.api.connector import ApiConnector
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.tasks import fetch_media
 from omnidesk.ingest.models import JournalEntry
@@ -47,7 +47,9 @@ def test_a_signed_message_is_stored_with_its_contact(hook, api_inbox):
     assert contact.name == "Giulia Bianchi" and contact.language == "it"
     identities = set(ContactIdentity.objects.values_list("kind", "value", "verified"))
     assert identities == {
-        ("external", "cust-42", True), ("email", "giulia.bianchi@example.it", True), ("phone", "+393471234567", True)
+        ("external", "cust-42", True),
+        ("email", "giulia.bianchi@example.it", True),
+        ("phone", "+393471234567", True),
     }
     assert message.conversation.subject == "Ordine 5531 non arrivato"
     created = sent.of_type("message.created")
@@ -100,14 +102,27 @@ def test_a_replayed_request_outside_the_window_is_refused(hook, api_inbox):
     [
         (b"{not json", "not JSON"),
         (b"[]", "body"),
-        (json.dumps({"type": "message", "id": "x", "contact": {"id": "c"}}).encode(), "text, html or attachments"),
+        (
+            json.dumps({"type": "message", "id": "x", "contact": {"id": "c"}}).encode(),
+            "text, html or attachments",
+        ),
         (json.dumps({"type": "message", "id": "x", "text": "hi"}).encode(), "contact"),
         (json.dumps({"type": "message", "id": "", "contact": {"id": "c"}, "text": "hi"}).encode(), "id"),
         (json.dumps({"type": "teleport", "id": "x"}).encode(), "type"),
         (json.dumps({"events": []}).encode(), "events"),
         (json.dumps({"type": "status", "id": "x", "status": "exploded"}).encode(), "status"),
-        (json.dumps({"type": "message", "id": "x", "contact": {"id": "c", "email": "nope"}, "text": "hi"}).encode(), "e-mail"),
-        (json.dumps({"type": "message", "id": "x", "contact": {"id": "c", "phone": "12"}, "text": "hi"}).encode(), "phone"),
+        (
+            json.dumps(
+                {"type": "message", "id": "x", "contact": {"id": "c", "email": "nope"}, "text": "hi"}
+            ).encode(),
+            "e-mail",
+        ),
+        (
+            json.dumps(
+                {"type": "message", "id": "x", "contact": {"id": "c", "phone": "12"}, "text": "hi"}
+            ).encode(),
+            "phone",
+        ),
     ],
 )
 def test_a_malformed_body_gets_400_with_a_reason_and_stores_nothing(hook, api_inbox, body, fragment):
@@ -173,7 +188,12 @@ json_values = st.recursive(
     body=st.one_of(
         json_values,
         st.fixed_dictionaries(
-            {"type": st.sampled_from(["message", "status", "x"]), "id": json_values, "contact": json_values, "text": json_values}
+            {
+                "type": st.sampled_from(["message", "status", "x"]),
+                "id": json_values,
+                "contact": json_values,
+                "text": json_values,
+            }
         ),
     )
 )
@@ -188,9 +208,10 @@ def test_hostile_bodies_never_get_a_500(hook, api_inbox, body):
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", str(2**200)])
 def test_a_number_no_part_of_the_product_can_carry_is_refused_not_acknowledged(hook, api_inbox, number):
-    body = (
-        '{"type": "message", "id": "n-1", "contact": {"id": "c"}, "text": "hi", "metadata": {"a": %s}}' % number
-    ).encode()
+    template = (
+        '{"type": "message", "id": "n-1", "contact": {"id": "c"}, "text": "hi", "metadata": {"a": NUMBER}}'
+    )
+    body = template.replace("NUMBER", number).encode()
     response = post_signed(hook, api_inbox, body)
     assert response.status == 400, response.body
     assert response.json()["error"] == "bad_payload" and "metadata" in response.json()["detail"]
@@ -199,7 +220,9 @@ def test_a_number_no_part_of_the_product_can_carry_is_refused_not_acknowledged(h
 
 
 def test_a_signature_of_raw_bytes_is_a_403(hook, api_inbox):
-    response = post_signed(hook, api_inbox, fixture("message.json"), headers={"X-Omnidesk-Signature": "\xff\xfe"})
+    response = post_signed(
+        hook, api_inbox, fixture("message.json"), headers={"X-Omnidesk-Signature": "\xff\xfe"}
+    )
     assert response.status == 403 and response.json()["error"] == "bad_signature"
 
 
@@ -252,27 +275,40 @@ def test_attachments_are_fetched_after_the_message_is_stored(hook, api_inbox):
         fetch_media.call(*job.args_kwargs["args"])
     message.refresh_from_db()
     files = sorted((a.filename, a.content_type, a.file.read()) for a in message.attachments.all())
-    assert files == [("pacco.jpg", "image/jpeg", b"\xff\xd8photo"), ("ricevuta.pdf", "application/pdf", b"%PDF-1.7")]
+    assert files == [
+        ("pacco.jpg", "image/jpeg", b"\xff\xd8photo"),
+        ("ricevuta.pdf", "application/pdf", b"%PDF-1.7"),
+    ]
     assert "media" not in message.meta
     updated = sent.of_type("message.updated")
     assert [a["name"] for a in updated[0]["attachments"]] == ["pacco.jpg", "ricevuta.pdf"]
 
 
-def test_a_file_too_large_or_gone_is_listed_for_the_agent_and_a_passing_failure_is_tried_again(hook, api_inbox):
+def test_a_file_too_large_or_gone_is_listed_for_the_agent_and_a_passing_failure_is_tried_again(
+    hook, api_inbox
+):
     post_signed(hook, api_inbox, fixture("message_with_attachment.json"))
     message = Message.objects.get(external_id="shop-msg-1002")
     with respx.mock as provider:
-        provider.get("https://cdn.shop.example.it/uploads/5531/pacco.jpg").mock(return_value=httpx.Response(503))
-        provider.get("https://cdn.shop.example.it/uploads/5531/ricevuta.pdf").mock(return_value=httpx.Response(404))
+        provider.get("https://cdn.shop.example.it/uploads/5531/pacco.jpg").mock(
+            return_value=httpx.Response(503)
+        )
+        provider.get("https://cdn.shop.example.it/uploads/5531/ricevuta.pdf").mock(
+            return_value=httpx.Response(404)
+        )
         assert fetch_media.call(message.pk) == "later"
     message.refresh_from_db()
     assert [m[0] for m in message.meta["media"]] == ["https://cdn.shop.example.it/uploads/5531/pacco.jpg"]
-    assert message.meta["media_failed"] == [["https://cdn.shop.example.it/uploads/5531/ricevuta.pdf", "the file's server answered HTTP 404"]]
+    assert message.meta["media_failed"] == [
+        ["https://cdn.shop.example.it/uploads/5531/ricevuta.pdf", "the file's server answered HTTP 404"]
+    ]
     retry = DBTaskResult.objects.filter(task_path__endswith="fetch_media").order_by("-enqueued_at").first()
     assert retry.args_kwargs["args"] == [message.pk, 2]
     big = b"x" * (ApiConnector.inbound_media_bytes + 1)
     with respx.mock as provider:
-        provider.get("https://cdn.shop.example.it/uploads/5531/pacco.jpg").mock(return_value=httpx.Response(200, content=big))
+        provider.get("https://cdn.shop.example.it/uploads/5531/pacco.jpg").mock(
+            return_value=httpx.Response(200, content=big)
+        )
         assert fetch_media.call(message.pk, 2) == "done"
     message.refresh_from_db()
     assert not message.attachments.exists() and "media" not in message.meta

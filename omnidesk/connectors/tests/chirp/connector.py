@@ -107,7 +107,9 @@ class ChirpConnector(Connector):
     label = _("Chirp")
     source = Source.WEBHOOK
     identity = IdentitySpec(IdentityKind.PHONE)  # shares the E.164 identity with SMS and WhatsApp
-    capabilities = Capabilities(media=frozenset({MediaKind.IMAGE, MediaKind.FILE}), templates=True, read_receipts=True)
+    capabilities = Capabilities(
+        media=frozenset({MediaKind.IMAGE, MediaKind.FILE}), templates=True, read_receipts=True
+    )
     limits = Limits(
         text_length=1000,
         split_text=True,
@@ -127,10 +129,14 @@ class ChirpConnector(Connector):
         """Chirp checks the URL with GET ?mode=subscribe&token=…&challenge=…: echo the challenge."""
         token = request.GET.get("token", "")
         expected = self.secrets.get("verify_token", "")
-        if request.GET.get("mode") != "subscribe" or not expected or not hmac.compare_digest(
-            token.encode(), expected.encode()
+        if (
+            request.GET.get("mode") != "subscribe"
+            or not expected
+            or not hmac.compare_digest(token.encode(), expected.encode())
         ):
-            return JsonResponse({"error": "bad_handshake", "detail": "mode or token do not match"}, status=403)
+            return JsonResponse(
+                {"error": "bad_handshake", "detail": "mode or token do not match"}, status=403
+            )
         return HttpResponse(request.GET.get("challenge", ""), content_type="text/plain")
 
     def verify(self, request: HttpRequest) -> None:
@@ -183,16 +189,22 @@ class ChirpConnector(Connector):
     def send(self, message: OutboundMessage) -> SendResult:
         body: dict = {"to": message.recipient.value, "account": self.config.account}
         if message.template is not None:
-            body["template"] = {"name": message.template.name, "lang": message.template.language,
-                                "params": list(message.template.parameters)}
+            body["template"] = {
+                "name": message.template.name,
+                "lang": message.template.language,
+                "params": list(message.template.parameters),
+            }
         else:
             body["text"] = message.text
         try:
             got = httpx.post(
                 f"{self.config.api_base}v1/messages",
                 content=json.dumps(body).encode(),
-                headers={**self._auth(), "Idempotency-Key": message.idempotency_key,
-                         "Content-Type": "application/json"},
+                headers={
+                    **self._auth(),
+                    "Idempotency-Key": message.idempotency_key,
+                    "Content-Type": "application/json",
+                },
                 timeout=10,
             )
         except httpx.HTTPError as exc:

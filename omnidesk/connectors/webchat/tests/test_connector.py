@@ -110,7 +110,8 @@ def test_the_external_id_is_scoped_to_the_visitor(inbox):
 def test_the_generic_webhook_route_explains_there_is_none(inbox):
     response = Replay(inbox, Path()).request("POST", b"{}", {"Content-Type": "application/json"})
     assert response.status == 404 and response.json() == {
-        "error": "no_webhook", "detail": "Web chat does not take webhooks"
+        "error": "no_webhook",
+        "detail": "Web chat does not take webhooks",
     }
 
 

@@ -266,7 +266,10 @@ async def test_an_offline_visitor_email_is_kept_unverified_on_their_contact(webc
 
 
 async def test_sending_too_fast_is_refused_with_a_clear_message(webchat_inbox, monkeypatch, settings):
-    settings.OMNIDESK_WIDGET_LIMITS = {**settings.OMNIDESK_WIDGET_LIMITS, "visitor": (settings.OMNIDESK_WIDGET_LIMITS["visitor"][0], 2)}
+    settings.OMNIDESK_WIDGET_LIMITS = {
+        **settings.OMNIDESK_WIDGET_LIMITS,
+        "visitor": (settings.OMNIDESK_WIDGET_LIMITS["visitor"][0], 2),
+    }
     async with visitor_socket(str(webchat_inbox.uuid)) as ws:
         await hello(ws, locale="en")
         assert (await send(ws, "one", "rate-00001"))["type"] == "ack"
@@ -534,8 +537,14 @@ async def test_another_visitors_buttons_do_not_count(webchat_inbox):
 
 
 async def test_too_many_connections_from_one_address_are_refused(webchat_inbox, monkeypatch, settings):
-    settings.OMNIDESK_WIDGET_LIMITS = {**settings.OMNIDESK_WIDGET_LIMITS, "connect": (settings.OMNIDESK_WIDGET_LIMITS["connect"][0], 1)}
-    settings.OMNIDESK_WIDGET_LIMITS = {**settings.OMNIDESK_WIDGET_LIMITS, "connect": (1, settings.OMNIDESK_WIDGET_LIMITS["connect"][1])}
+    settings.OMNIDESK_WIDGET_LIMITS = {
+        **settings.OMNIDESK_WIDGET_LIMITS,
+        "connect": (settings.OMNIDESK_WIDGET_LIMITS["connect"][0], 1),
+    }
+    settings.OMNIDESK_WIDGET_LIMITS = {
+        **settings.OMNIDESK_WIDGET_LIMITS,
+        "connect": (1, settings.OMNIDESK_WIDGET_LIMITS["connect"][1]),
+    }
     from omnidesk.asgi import application
 
     path = f"/ws/widget/{webchat_inbox.uuid}/"

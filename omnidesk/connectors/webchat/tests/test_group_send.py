@@ -99,7 +99,8 @@ async def test_messages_queued_meanwhile_are_one_envelope_and_each_socket_gets_i
 async def test_a_refused_message_fails_alone_and_the_others_are_stored(webchat_inbox, envelopes):
     def sessions():
         return [
-            open_session(str(webchat_inbox.uuid), None, identity=None, secret=IDENTITY_SECRET) for _ in range(3)
+            open_session(str(webchat_inbox.uuid), None, identity=None, secret=IDENTITY_SECRET)
+            for _ in range(3)
         ]
 
     good, other, bad = await database_sync_to_async(sessions)()
@@ -135,7 +136,10 @@ async def test_a_resend_in_the_same_batch_is_stored_once(webchat_inbox, envelope
     session = await database_sync_to_async(open_session)(
         str(webchat_inbox.uuid), None, identity=None, secret=IDENTITY_SECRET
     )
-    copy = [actions.visitor_event(webchat_inbox, session, client_id="same-client", text="only once") for _ in range(2)]
+    copy = [
+        actions.visitor_event(webchat_inbox, session, client_id="same-client", text="only once")
+        for _ in range(2)
+    ]
     release, held = await _hold_writer()
     submitted = [
         asyncio.ensure_future(writer.submit(lambda e=e: _Send(webchat_inbox, session, e), reads_only=True))

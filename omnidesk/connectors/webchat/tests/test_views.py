@@ -158,7 +158,10 @@ def test_upload_needs_a_valid_token_and_identity(client, webchat_inbox):
 
 
 def test_upload_is_rate_limited_with_a_clear_message(client, webchat_inbox, monkeypatch, settings):
-    settings.OMNIDESK_WIDGET_LIMITS = {**settings.OMNIDESK_WIDGET_LIMITS, "visitor": (settings.OMNIDESK_WIDGET_LIMITS["visitor"][0], 1)}
+    settings.OMNIDESK_WIDGET_LIMITS = {
+        **settings.OMNIDESK_WIDGET_LIMITS,
+        "visitor": (settings.OMNIDESK_WIDGET_LIMITS["visitor"][0], 1),
+    }
     token = new_token(str(webchat_inbox.uuid))[1]
     assert upload(client, webchat_inbox, token=token, client_id="upload-0001").status_code == 201
     response = upload(client, webchat_inbox, token=token, client_id="upload-0002")
@@ -175,7 +178,11 @@ def test_the_demo_page_embeds_the_snippet(client, webchat_inbox):
 @pytest.mark.parametrize("field", ["identity", "context"])
 @pytest.mark.parametrize(
     "value, reason",
-    [("[" * 5000 + "]" * 5000, "not valid JSON"), ('{"page": NaN}', "not valid JSON"), ("{", "not valid JSON")],
+    [
+        ("[" * 5000 + "]" * 5000, "not valid JSON"),
+        ('{"page": NaN}', "not valid JSON"),
+        ("{", "not valid JSON"),
+    ],
 )
 def test_hostile_identity_or_context_is_a_400_with_a_reason(client, webchat_inbox, field, value, reason):
     response = upload(client, webchat_inbox, **{field: value})

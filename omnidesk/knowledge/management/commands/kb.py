@@ -35,7 +35,11 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
         except ValidationError as exc:
             raise CommandError(f"{path} is not an evaluation file: {exc}") from exc
-        policy = DEFAULT_POLICY if options["threshold"] is None else AnswerPolicy(min_confidence=options["threshold"])
+        policy = (
+            DEFAULT_POLICY
+            if options["threshold"] is None
+            else AnswerPolicy(min_confidence=options["threshold"])
+        )
         languages = [code for code, _name in settings.LANGUAGES]
         try:
             result = evaluation.report(data, languages=languages, policy=policy)
@@ -51,7 +55,9 @@ class Command(BaseCommand):
         self.stdout.write(header)
         rows = [("overall", result["overall"]), *result["languages"].items()]
         for name, figures in rows:
-            self.stdout.write(f"{name:10}" + "".join(f"{evaluation.format_share(figures[c]):>23}" for c in COLUMNS))
+            self.stdout.write(
+                f"{name:10}" + "".join(f"{evaluation.format_share(figures[c]):>23}" for c in COLUMNS)
+            )
         suggested = result["suggested_threshold"]
         self.stdout.write(f"confidence threshold used: {result['threshold']}")
         if suggested is None:
@@ -59,5 +65,7 @@ class Command(BaseCommand):
                 "suggested threshold: none reaches precision >= 0.9 with <= 5 % of unanswerable questions answered"
             )
         else:
-            self.stdout.write(f"suggested threshold: {suggested} (answers most while precision >= 0.9 and "
-                              "<= 5 % of unanswerable questions are answered)")
+            self.stdout.write(
+                f"suggested threshold: {suggested} (answers most while precision >= 0.9 and "
+                "<= 5 % of unanswerable questions are answered)"
+            )
