@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "omnidesk.analytics",
     "omnidesk.knowledge",
     "omnidesk.bot",
+    "omnidesk.surveys",
+    "omnidesk.automation",
     "omnidesk.helpcenter",
     "omnidesk.connectors.webchat",
     "omnidesk.apps.OmnideskConfig",  # last: wires the reactions once every app is ready
@@ -221,6 +223,8 @@ DELIVERY_BACKOFF_SECONDS = float(os.environ.get("OMNIDESK_DELIVERY_BACKOFF_SECON
 DELIVERY_BACKOFF_MAX_SECONDS = float(os.environ.get("OMNIDESK_DELIVERY_BACKOFF_MAX_SECONDS", "3600"))
 # Key for secrets stored in the database (Fernet); derived from SECRET_KEY unless given.
 OMNIDESK_FERNET_KEY = os.environ.get("OMNIDESK_FERNET_KEY", "")
+# Campaign messages a second through an inbox whose provider limit is not set on screen (docs/automation.md).
+OMNIDESK_CAMPAIGN_RATE = float(os.environ.get("OMNIDESK_CAMPAIGN_RATE", "10"))
 # The webhook route keeps enabled inboxes' connectors this long between requests (ingest/webhooks.py).
 OMNIDESK_CONNECTOR_CACHE_SECONDS = float(os.environ.get("OMNIDESK_CONNECTOR_CACHE_SECONDS", "2"))
 # In a burst of webhooks the journal's consumer lets acknowledgements go first for at most this long

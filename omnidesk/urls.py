@@ -6,6 +6,7 @@ from django.views.static import serve as serve_static
 
 from omnidesk.api.urls import urlpatterns as api_urls
 from omnidesk.ingest.webhooks import webhook_sync
+from omnidesk.surveys.views import page as survey_page
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -18,9 +19,13 @@ urlpatterns = [
     path("hooks/<slug:kind>/<str:inbox_uuid>/", webhook_sync, name="webhook"),
     path("admin/", admin.site.urls),
     path("", include((api_urls, "api"))),
+    path("supervisor/automation/", include("omnidesk.automation.urls")),
+    path("supervisor/surveys/", include("omnidesk.surveys.urls")),
     path("supervisor/", include("omnidesk.routing.urls")),
     path("kb/", include("omnidesk.knowledge.urls")),
     path("kb/", include("omnidesk.bot.urls")),
+    path("help/survey/<str:token>/", survey_page, name="survey_page"),
+    path("help/unsubscribe/", include("omnidesk.automation.public_urls")),
     path("help/", include("omnidesk.helpcenter.urls")),
     path("widget/", include("omnidesk.connectors.webchat.urls")),
     path("", include("omnidesk.web.urls")),

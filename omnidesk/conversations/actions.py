@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from omnidesk.accounts.models import AgentProfile
+from omnidesk.contacts.models import Contact
 from omnidesk.inboxes import health
 from omnidesk.inboxes.contract import InboundAttachment, InboundEvent, StatusEvent
 from omnidesk.inboxes.models import Inbox
@@ -139,15 +140,19 @@ def _moves_forward(current: str, new: str) -> bool:
 
 def check_send_reply(
     conversation: Conversation,
-    agent: AgentProfile,
+    agent: AgentProfile | None,
     *,
     text: str,
     inbox: Inbox | None = None,
     html: str = "",
     files: Sequence[InboundAttachment] = (),
     template: dict[str, Any] | None = None,
+    sender_type: str = SenderType.AGENT,
+    meta: dict[str, Any] | None = None,
 ) -> Message:
-    """Validate an agent's reply (untrusted input) against the channel's rules (outbound.py) and send it."""
+    """Validate an agent's reply (untrusted input) against the channel's rules (outbound.py) and send it.
+
+    Automation sends through here too, with no agent and `sender_type` BOT or SYSTEM, and its own `meta`."""
     text = (text or "").strip()
     if not text and not html and not files and template is None:
         raise ActionError("empty", "a reply needs text")
@@ -162,7 +167,7 @@ def check_send_reply(
     if not allowed.reachable:
         code = "inbox_disabled" if not inbox.enabled else "no_identity"
         raise ActionError(code, allowed.reason)
-    meta: dict[str, Any] = {}
+    meta = dict(meta or {})
     if template is not None:
         if not allowed.capabilities.templates:
             raise ActionError("no_templates", "this channel has no templates")
@@ -176,7 +181,16 @@ def check_send_reply(
             meta["tag"] = allowed.tag
     if not allowed.capabilities.html:
         html = ""  # the channel shows plain text: the text is what goes
-    return send_message(conversation, inbox=inbox, text=text, html=html, agent=agent, meta=meta, files=files)
+    return send_message(
+        conversation,
+        inbox=inbox,
+        text=text,
+        html=html,
+        agent=agent,
+        sender_type=sender_type,
+        meta=meta,
+        files=files,
+    )
 
 
 def send_message(
@@ -269,8 +283,10 @@ def do_assign(
         conv = _lock(conversation)
         if conv.assignee_id == (agent.pk if agent else None):
             return conv
+        previous = conv.assignee_id
         conv.assignee = agent
         conv.save(update_fields=["assignee"])
+        reactions.assignment_changed(conv, previous, by)
         by_name = by.name if by else "system"
         if agent is not None:
             _event_message(conv, timezone.now(), EventType.ASSIGNED, agent=agent.name, by=by_name)
@@ -339,3 +355,42 @@ def do_set_tags(conversation: Conversation, names: list[str], *, by: AgentProfil
         conv.tags.set(existing.values())
         events.publish_conversation_updated(conv, tags=cleaned)
     return cleaned
+
+
+def do_set_team(conversation: Conversation, team_id: int | None, *, by: AgentProfile | None = None) -> Conversation:
+    """Hand the conversation to another team (None: no team)."""
+    with transaction.atomic():
+        conv = _lock(conversation)
+        if conv.team_id == team_id:
+            return conv
+        conv.team_id = team_id
+        conv.save(update_fields=["team"])
+        events.publish_conversation_updated(conv)
+    conversation.team_id = team_id
+    return conv
+
+
+def start_conversation(
+    contact: Contact, inbox: Inbox, *, subject: str = "", status: str = Status.OPEN, language: str = ""
+) -> Conversation:
+    """A conversation we start (a campaign, an agent writing first), before its first message is sent.
+
+    `status` PENDING keeps it out of the agents' open queue until the customer answers (the answer reopens
+    it, as any customer message does). Tells `conversation_created` inside the transaction."""
+    if status not in Status.values:
+        raise ActionError("bad_status", f"unknown status {status!r}")
+    now = timezone.now()
+    with transaction.atomic():
+        conv = Conversation.objects.create(
+            contact=contact,
+            current_inbox=inbox,
+            team_id=inbox.default_team_id,
+            status=status,
+            language=language or contact.language,
+            subject=subject[:255],
+            last_message_at=now,
+            resolved_at=now if status in (Status.RESOLVED, Status.CLOSED) else None,
+        )
+        reactions.conversation_created(conv, None)
+        events.publish_conversation_updated(conv, created=True, tags=[])
+    return conv

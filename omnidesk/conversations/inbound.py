@@ -7,6 +7,7 @@ from contextlib import nullcontext
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 
 from omnidesk.contacts.models import Contact
 from omnidesk.db.rows import Columns
@@ -14,6 +15,7 @@ from omnidesk.inboxes.models import Inbox
 from omnidesk.nlp.language import detect_in_context, is_short
 
 from . import reactions
+from .constants import SenderType
 from .models import Conversation, Message
 
 
@@ -41,7 +43,22 @@ def process(message_id: int) -> None:
                     conversation.language = language
                 else:
                     conversation.refresh_from_db(fields=["language"])
+    if reactions.conversation_created.subscribers and _opened(message):
+        reactions.conversation_created(conversation, message)
     reactions.message_received.until_handled(message)
+
+
+def _opened(message: Message) -> bool:
+    """Whether the customer's message opened its conversation. A conversation row is inserted after its
+    first message's time is taken, so only then is it not older than the message; the read settles an
+    envelope's later messages to the same new conversation (and equal times under a frozen clock)."""
+    conversation = message.conversation
+    if conversation.created_at < message.created_at or message.sender_type != SenderType.CONTACT:
+        return False
+    earlier = Message.objects.filter(conversation_id=conversation.pk).filter(
+        Q(created_at__lt=message.created_at) | Q(created_at=message.created_at, pk__lt=message.pk)
+    )
+    return not earlier.exists()
 
 
 def _detect(message: Message) -> str:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, ParamSpec
 
 if TYPE_CHECKING:
+    from omnidesk.accounts.models import AgentProfile
+
     from .models import Conversation, Message
 
 P = ParamSpec("P")
@@ -52,4 +54,12 @@ status_changed: Hook[[Conversation, str, dt.datetime]] = Hook("status_changed")
 # An agent replied, inside the transaction that stored the reply.
 agent_replied: Hook[[Conversation, dt.datetime]] = Hook("agent_replied")
 
-HOOKS = (message_received, status_changed, agent_replied)
+# A conversation and its first message are stored: process_inbound calls it, after the language and before
+# message_received, for a customer's message that opened its conversation; start_conversation calls it for
+# one we start (a campaign), inside its transaction, with the first message it is about to send as None.
+conversation_created: Hook[[Conversation, Message | None]] = Hook("conversation_created")
+# A conversation's assignee changed (do_assign), inside the transaction: the previous assignee's id and who
+# did it (None: the system).
+assignment_changed: Hook[[Conversation, int | None, AgentProfile | None]] = Hook("assignment_changed")
+
+HOOKS = (message_received, status_changed, agent_replied, conversation_created, assignment_changed)

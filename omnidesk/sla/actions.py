@@ -21,7 +21,7 @@ from omnidesk.conversations.models import Conversation, Message
 from omnidesk.db.rows import read_by_pk
 from omnidesk.inboxes.models import Inbox
 
-from . import tasks
+from . import reactions, tasks
 from .clock import add_target, conversation_schedule, shift_due
 from .events import publish_sla_alert
 from .models import Metric, SlaEvent, SlaEventKind, SlaPolicy
@@ -351,6 +351,7 @@ def _record(
         events.publish_message_created(note)
     events.publish_conversation_updated(conv)
     publish_sla_alert(conv, event)
+    reactions.sla_alerted(conv, event)
     return event
 
 

@@ -1,0 +1,97 @@
+"""What rules know of a conversation at one event, each part read once and only if a condition asks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+from django.utils import timezone
+
+from omnidesk.accounts.models import Team
+from omnidesk.contacts.models import Contact
+from omnidesk.conversations import events
+from omnidesk.conversations.constants import Direction, MessageKind
+from omnidesk.conversations.models import Conversation, Message
+from omnidesk.db.rows import read_by_pk
+from omnidesk.sla.clock import conversation_schedule
+from omnidesk.sla.business_hours import is_open
+
+
+class Facts:
+    """The conversation as it stands (rules that ran before update it: `changed`), plus the event's data."""
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        event: str,
+        *,
+        message: Message | None = None,
+        survey_kind: str = "",
+        score: int | None = None,
+        sla_metric: str = "",
+        now: dt.datetime | None = None,
+    ) -> None:
+        self.conversation = conversation
+        self.event = event
+        self.message = message
+        self.channel = conversation.current_inbox.kind
+        self.inbox_id = conversation.current_inbox_id
+        self.language = conversation.language or (message.language if message else "")
+        self.priority = conversation.priority
+        self.status = conversation.status
+        self.text = message.text if message is not None else ""
+        self.survey_kind = survey_kind
+        self.score = score
+        self.sla_metric = sla_metric
+        self.now = now or timezone.now()
+
+    @cached_property
+    def _tags(self) -> set[str]:
+        return set(events.tag_names(self.conversation.pk))
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return frozenset(self._tags)
+
+    @cached_property
+    def contact(self) -> Contact:
+        cached = self.conversation._state.fields_cache.get("contact")
+        return cached if cached is not None else read_by_pk(Contact, self.conversation.contact_id)
+
+    @property
+    def attributes(self) -> Mapping[str, Any]:
+        return self.contact.attributes or {}
+
+    @property
+    def vip(self) -> bool:
+        return bool(self.conversation.vip or self.contact.vip)
+
+    @cached_property
+    def started_by(self) -> str:
+        """"customer" when the conversation's first message came from them, "agent" when we wrote first
+        (a conversation we start has no message yet while its first is being sent)."""
+        first = (
+            Message.objects.filter(conversation_id=self.conversation.pk)
+            .exclude(kind__in=(MessageKind.EVENT, MessageKind.NOTE))
+            .order_by("created_at", "id")
+            .values_list("direction", flat=True)
+            .first()
+        )
+        if first is None:
+            return "customer" if self.conversation.last_inbound_at is not None else "agent"
+        return "customer" if first == Direction.IN else "agent"
+
+    @cached_property
+    def open_now(self) -> bool:
+        conv = self.conversation
+        if conv.team_id and "team" not in conv._state.fields_cache:
+            conv.team = read_by_pk(Team, conv.team_id)
+        schedule = conversation_schedule(conv)
+        return True if schedule is None else is_open(schedule, self.now)
+
+    # --- what earlier rules changed ------------------------------------------------------------
+
+    def tags_changed(self, tags: list[str]) -> None:
+        self.__dict__["_tags"] = set(tags)
