@@ -18,7 +18,7 @@ from ninja.parser import Parser
 
 from omnidesk.accounts.models import AgentProfile
 
-from . import contacts, conversations, inboxes
+from . import automation, contacts, conversations, inboxes
 from .auth import AgentRateThrottle, TokenAuth, WorkspaceSessionAuth
 from .errors import BadInput, install_error_handlers
 from .schemas import COMMON_ERRORS, MeOut, TeamRef
@@ -135,3 +135,4 @@ def me(request: HttpRequest) -> MeOut:
 api.add_router("/contacts", contacts.router)
 api.add_router("/conversations", conversations.router)
 api.add_router("/inboxes", inboxes.router)
+api.add_router("/events", automation.router)

@@ -25,7 +25,7 @@ from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.outbound import reply_rules
 
 from . import webhooks
-from .constants import ActionType
+from .constants import ActionType, Event
 from .models import SavedReply
 
 if TYPE_CHECKING:
@@ -165,7 +165,9 @@ def apply(
             status = str(action.get("status", ""))
         changed = spine.do_set_status(conversation, status, by=agent, snooze_until=until)
         conversation.status = changed.status
-        if facts is not None:
+        if facts is not None and facts.event != Event.STATUS_CHANGED:
+            # On a status change the condition reads the status it changed to: a later rule seeing
+            # an earlier rule's status would be a rule's change triggering a rule.
             facts.status = changed.status
         return status
     raise ActionError("bad_action", f"unknown action {kind!r}")
