@@ -565,7 +565,10 @@ def report(campaign: Campaign) -> dict[str, Any]:
         "delivered": at_least[DeliveryStatus.DELIVERED],
         "read": at_least[DeliveryStatus.READ],
         "replied": replied,
-        "opted_out": recipients.filter(Q(opted_out_at__isnull=False) | Q(reason=SkipReason.OPTED_OUT)).count(),
+        "opted_out": recipients.filter(Q(opted_out_at__isnull=False) | Q(reason=SkipReason.OPTED_OUT))
+        .values("contact")
+        .distinct()
+        .count(),
         "failed": states.get(RecipientState.FAILED, 0) + statuses.get(DeliveryStatus.FAILED, 0),
         "reasons": [(state, str(labels.get(reason, reason)), n) for state, reason, n in reasons],
         "delivery_errors": delivery_errors,
