@@ -342,14 +342,20 @@ def answer_on_page(request: SurveyRequest, score: int, comment: str, now: dt.dat
 
 
 def fcr_verdict(record: FcrRecord) -> tuple[bool, str]:
-    """Resolved with no reopen (a status change, or a customer's message other than a survey answer) and no
-    transfer (a second agent, or another team) within the window."""
+    """Resolved with no reopen (a status change, a customer's message other than a survey answer, or a new
+    conversation of theirs) and no transfer (a second agent) within the window."""
     until = record.check_at
     after = Message.objects.filter(conversation_id=record.conversation_id, created_at__gt=record.resolved_at, created_at__lte=until)
     if after.filter(kind=MessageKind.EVENT, meta__event=EventType.STATUS, meta__status__in=[Status.OPEN, Status.PENDING]).exists():
         return False, "reopened"
     if after.filter(direction=Direction.IN).exclude(meta__has_key="survey_answer").exists():
         return False, "reopened"
+    conversation = Conversation.objects.filter(pk=record.conversation_id).values_list("contact_id", flat=True).first()
+    again = Conversation.objects.filter(
+        contact_id=conversation, created_at__gt=record.resolved_at, created_at__lte=until, last_inbound_at__isnull=False
+    ).exclude(pk=record.conversation_id)
+    if again.exists():
+        return False, "contacted_again"  # the customer came back within the window, in a new conversation
     agents = Message.objects.filter(
         conversation_id=record.conversation_id, kind=MessageKind.EVENT, meta__event=EventType.ASSIGNED, created_at__lte=until
     ).values_list("meta__agent", flat=True)
