@@ -24,9 +24,15 @@ router = Router(tags=["events"])
 
 
 class EventIn(InputSchema):
-    event: str = Field(pattern=r"^[a-z0-9_.-]{1,64}$", description="e.g. signed_up, order_shipped, payment_due")
-    id: str = Field(min_length=1, max_length=128, description="your id for this event: sending it again changes nothing")
-    contact: str | None = Field(default=None, max_length=36, description="the contact's id; or name an identity")
+    event: str = Field(
+        pattern=r"^[a-z0-9_.-]{1,64}$", description="e.g. signed_up, order_shipped, payment_due"
+    )
+    id: str = Field(
+        min_length=1, max_length=128, description="your id for this event: sending it again changes nothing"
+    )
+    contact: str | None = Field(
+        default=None, max_length=36, description="the contact's id; or name an identity"
+    )
     identity: IdentityIn | None = None
     name: str = Field(default="", max_length=200, description="for a contact the identity makes new")
     data: dict[str, Any] = Field(default_factory=dict)
@@ -47,10 +53,16 @@ def _contact(payload: EventIn, request: HttpRequest) -> Contact:
             raise ApiError(404, "not_found", _("No such contact."))
         return found
     if payload.identity is None:
-        raise ApiError(422, "validation_error", _("Name the contact or one of its identities."), field="contact")
+        raise ApiError(
+            422, "validation_error", _("Name the contact or one of its identities."), field="contact"
+        )
     claim = IdentityClaim(payload.identity.kind, payload.identity.value, payload.identity.scope, True)
     [normal] = normalize_claims([claim])
-    owner = ContactIdentity.objects.filter(kind=normal.kind, scope=normal.scope, value=normal.value).select_related("contact").first()
+    owner = (
+        ContactIdentity.objects.filter(kind=normal.kind, scope=normal.scope, value=normal.value)
+        .select_related("contact")
+        .first()
+    )
     if owner is not None:
         return owner.contact
     try:
@@ -66,7 +78,9 @@ def post_event(request: HttpRequest, payload: EventIn) -> Status[EventOut]:
     contact = _contact(payload, request)
     occurred = payload.occurred_at or timezone.now()
     if occurred > timezone.now() + dt.timedelta(minutes=5):
-        raise ApiError(422, "validation_error", _("An event cannot have happened in the future."), field="occurred_at")
+        raise ApiError(
+            422, "validation_error", _("An event cannot have happened in the future."), field="occurred_at"
+        )
     event, created = campaigns.record_event(contact, payload.event, payload.id, payload.data, occurred)
     campaigns.revive()
     out = EventOut(id=event.key, event=event.name, contact=str(event.contact.uuid), created=created)

@@ -20,23 +20,37 @@ from omnidesk.conversations.models import Conversation
 
 from . import effects, engine, timers
 from .conditions import CONDITION_KEYS
-from .constants import MACRO_ACTIONS, ActionType, Event, Mode, TIME_EVENTS
+from .constants import MACRO_ACTIONS, TIME_EVENTS, ActionType, Event, Mode
 from .models import Macro, Rule, SavedReply
 
 URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
-LIST_CONDITIONS = ("channels", "languages", "statuses", "text_any", "tags_any", "tags_none", "survey_kinds", "sla_metrics")
+LIST_CONDITIONS = (
+    "channels",
+    "languages",
+    "statuses",
+    "text_any",
+    "tags_any",
+    "tags_none",
+    "survey_kinds",
+    "sla_metrics",
+)
 
 
 def check_conditions(conditions: Any) -> dict[str, Any]:
     if not isinstance(conditions, dict) or set(conditions) - CONDITION_KEYS:
-        raise ActionError("bad_conditions", _("Conditions may only use: %(keys)s.") % {"keys": ", ".join(sorted(CONDITION_KEYS))})
+        raise ActionError(
+            "bad_conditions",
+            _("Conditions may only use: %(keys)s.") % {"keys": ", ".join(sorted(CONDITION_KEYS))},
+        )
     for key in LIST_CONDITIONS:
         value = conditions.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ActionError("bad_conditions", _("%(key)s must be a list of words.") % {"key": key})
     for key in ("inboxes", "priorities"):
         value = conditions.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, int) or (isinstance(v, str) and v.isdigit()) for v in value):
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) or (isinstance(v, str) and v.isdigit()) for v in value
+        ):
             raise ActionError("bad_conditions", _("%(key)s must be a list of numbers.") % {"key": key})
     if not isinstance(conditions.get("attributes", {}), dict):
         raise ActionError("bad_conditions", _("Contact attributes map names to values."))
@@ -50,7 +64,9 @@ def check_conditions(conditions: Any) -> dict[str, Any]:
     return {k: v for k, v in conditions.items() if v not in (None, "", [], {})}
 
 
-def check_actions(actions: Any, *, allowed: frozenset[str] = frozenset(ActionType.values)) -> list[dict[str, Any]]:
+def check_actions(
+    actions: Any, *, allowed: frozenset[str] = frozenset(ActionType.values)
+) -> list[dict[str, Any]]:
     if not isinstance(actions, list) or not actions:
         raise ActionError("bad_actions", _("Add at least one action."))
     checked = []
@@ -58,31 +74,54 @@ def check_actions(actions: Any, *, allowed: frozenset[str] = frozenset(ActionTyp
         kind = action.get("type") if isinstance(action, dict) else None
         if kind not in allowed:
             raise ActionError("bad_actions", _("Unknown action %(kind)s.") % {"kind": kind})
-        if kind == ActionType.SET_TEAM and action.get("team") and not Team.objects.filter(pk=action["team"]).exists():
+        if (
+            kind == ActionType.SET_TEAM
+            and action.get("team")
+            and not Team.objects.filter(pk=action["team"]).exists()
+        ):
             raise ActionError("bad_team", _("No such team."))
         if kind == ActionType.SET_PRIORITY and action.get("priority") not in Priority.values:
             raise ActionError("bad_priority", _("Unknown priority."))
         if kind in (ActionType.ADD_TAGS, ActionType.REMOVE_TAGS) and not action.get("tags"):
             raise ActionError("bad_tags", _("Name the tags."))
-        if kind == ActionType.ASSIGN and action.get("agent") not in (None, "", "none", "me") and not AgentProfile.objects.filter(pk=action["agent"]).exists():
+        if (
+            kind == ActionType.ASSIGN
+            and action.get("agent") not in (None, "", "none", "me")
+            and not AgentProfile.objects.filter(pk=action["agent"]).exists()
+        ):
             raise ActionError("bad_agent", _("No such agent."))
-        if kind == ActionType.REPLY and not (str(action.get("text") or "").strip() or action.get("saved_reply")):
+        if kind == ActionType.REPLY and not (
+            str(action.get("text") or "").strip() or action.get("saved_reply")
+        ):
             raise ActionError("bad_reply", _("A reply needs a text or a saved reply."))
-        if kind == ActionType.REPLY and action.get("saved_reply") and not SavedReply.objects.filter(pk=action["saved_reply"]).exists():
+        if (
+            kind == ActionType.REPLY
+            and action.get("saved_reply")
+            and not SavedReply.objects.filter(pk=action["saved_reply"]).exists()
+        ):
             raise ActionError("bad_reply", _("No such saved reply."))
         if kind == ActionType.NOTE and not str(action.get("text") or "").strip():
             raise ActionError("bad_note", _("A note needs a text."))
         if kind == ActionType.WEBHOOK and not URL.match(str(action.get("url") or "")):
             raise ActionError("bad_url", _("A webhook needs an http or https address."))
-        if kind == ActionType.SNOOZE and not (isinstance(action.get("minutes"), int) and action["minutes"] > 0):
+        if kind == ActionType.SNOOZE and not (
+            isinstance(action.get("minutes"), int) and action["minutes"] > 0
+        ):
             raise ActionError("bad_snooze", _("Snooze for a whole number of minutes."))
-        if kind == ActionType.SET_STATUS and action.get("status") not in (Status.OPEN, Status.PENDING, Status.RESOLVED, Status.CLOSED):
+        if kind == ActionType.SET_STATUS and action.get("status") not in (
+            Status.OPEN,
+            Status.PENDING,
+            Status.RESOLVED,
+            Status.CLOSED,
+        ):
             raise ActionError("bad_status", _("Unknown status."))
         checked.append(action)
     return checked
 
 
-def check_save_rule(data: dict[str, Any], *, rule: Rule | None = None, by: AgentProfile | None = None) -> Rule:
+def check_save_rule(
+    data: dict[str, Any], *, rule: Rule | None = None, by: AgentProfile | None = None
+) -> Rule:
     """Validate a rule from a form or the API and save it; a time rule's clocks start on what already waits."""
     name = str(data.get("name") or "").strip()
     if not name or len(name) > 100:
@@ -120,7 +159,9 @@ def delete_rule(rule: Rule, *, by: AgentProfile | None = None) -> None:
         rule.delete()
 
 
-def check_save_saved_reply(data: dict[str, Any], *, reply: SavedReply | None = None, by: AgentProfile | None = None) -> SavedReply:
+def check_save_saved_reply(
+    data: dict[str, Any], *, reply: SavedReply | None = None, by: AgentProfile | None = None
+) -> SavedReply:
     name, text = str(data.get("name") or "").strip(), str(data.get("text") or "").strip()
     if not name or len(name) > 100 or not text:
         raise ActionError("bad_reply", _("A saved reply needs a name and a text."))
@@ -193,7 +234,13 @@ def preview_macro(macro: Macro, conversation: Conversation, agent: AgentProfile)
             detail = str(Team.objects.filter(pk=action.get("team")).first() or "—")
         elif kind == ActionType.ASSIGN:
             target = action.get("agent")
-            detail = agent.name if target == "me" else str(AgentProfile.objects.filter(pk=target).first() or "—") if target not in (None, "", "none") else _("nobody")
+            detail = (
+                agent.name
+                if target == "me"
+                else str(AgentProfile.objects.filter(pk=target).first() or "—")
+                if target not in (None, "", "none")
+                else _("nobody")
+            )
         elif kind == ActionType.SET_STATUS:
             detail = str(Status(action["status"]).label)
         elif kind == ActionType.SNOOZE:
@@ -207,7 +254,10 @@ def preview_macro(macro: Macro, conversation: Conversation, agent: AgentProfile)
 def apply_macro(macro: Macro, conversation: Conversation, agent: AgentProfile) -> None:
     """Everything the macro does, or nothing: one transaction, the reply first and the status last, so a
     "reply and resolve" macro leaves the conversation resolved. The agent's own changes: rules see them."""
-    ordered = sorted(macro.actions, key=lambda a: a.get("type") in (ActionType.SET_STATUS, ActionType.RESOLVE, ActionType.SNOOZE))
+    ordered = sorted(
+        macro.actions,
+        key=lambda a: a.get("type") in (ActionType.SET_STATUS, ActionType.RESOLVE, ActionType.SNOOZE),
+    )
     with transaction.atomic():
         for action in ordered:
             effects.apply(action, conversation, None, agent=agent)

@@ -58,7 +58,9 @@ def check_audience(audience: dict[str, Any]) -> dict[str, Any]:
     if set(audience) - allowed:
         raise ActionError("bad_audience", f"the audience may only use {', '.join(sorted(allowed))}")
     attributes = audience.get("attributes") or {}
-    if not isinstance(attributes, dict) or not all(ATTRIBUTE_NAME.match(str(k)) and "__" not in str(k) for k in attributes):
+    if not isinstance(attributes, dict) or not all(
+        ATTRIBUTE_NAME.match(str(k)) and "__" not in str(k) for k in attributes
+    ):
         raise ActionError("bad_audience", "attribute names are letters, digits, - and _")
     for key in ("event", "no_event"):
         if audience.get(key) and not EVENT_NAME.match(str(audience[key])):
@@ -69,7 +71,9 @@ def check_audience(audience: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in audience.items() if v not in (None, "", [], {})}
 
 
-def check_save_campaign(data: dict[str, Any], *, campaign: Campaign | None = None, by: AgentProfile | None = None) -> Campaign:
+def check_save_campaign(
+    data: dict[str, Any], *, campaign: Campaign | None = None, by: AgentProfile | None = None
+) -> Campaign:
     """Validate a campaign and its steps from a form or the API and save them (only while a draft)."""
     if campaign is not None and campaign.status != CampaignStatus.DRAFT:
         raise ActionError("not_draft", _("Only a draft can be changed; pause it and copy it instead."))
@@ -92,7 +96,9 @@ def check_save_campaign(data: dict[str, Any], *, campaign: Campaign | None = Non
     if stop_event and not EVENT_NAME.match(stop_event):
         raise ActionError("bad_trigger", _("Event names are lower-case letters, digits, '.', '-' and '_'."))
     steps = data.get("steps") or []
-    if not steps or not all(str(s.get("text") or "").strip() or (s.get("template") or {}).get("name") for s in steps):
+    if not steps or not all(
+        str(s.get("text") or "").strip() or (s.get("template") or {}).get("name") for s in steps
+    ):
         raise ActionError("bad_steps", _("Every step needs a text or a template."))
     quiet = data.get("quiet_start"), data.get("quiet_end")
     if (quiet[0] is None) != (quiet[1] is None) or (quiet[0] is not None and quiet[0] == quiet[1]):
@@ -106,7 +112,10 @@ def check_save_campaign(data: dict[str, Any], *, campaign: Campaign | None = Non
     with transaction.atomic():
         campaign = campaign or Campaign()
         campaign.name, campaign.kind, campaign.inbox = name, kind, inbox
-        campaign.audience, campaign.scheduled_at = audience, scheduled_at if kind == CampaignKind.SCHEDULED else None
+        campaign.audience, campaign.scheduled_at = (
+            audience,
+            scheduled_at if kind == CampaignKind.SCHEDULED else None,
+        )
         campaign.trigger_event = trigger if kind == CampaignKind.TRIGGERED else ""
         campaign.stop_event, campaign.stop_on_reply = stop_event, bool(data.get("stop_on_reply", True))
         campaign.marketing = bool(data.get("marketing", True))
@@ -136,7 +145,11 @@ def start(campaign: Campaign, *, by: AgentProfile | None = None) -> Campaign:
             raise ActionError("not_startable", _("This campaign has already started."))
         if campaign.kind == CampaignKind.TRIGGERED:
             campaign.status = CampaignStatus.ACTIVE
-        elif campaign.kind == CampaignKind.SCHEDULED and campaign.scheduled_at and campaign.scheduled_at > timezone.now():
+        elif (
+            campaign.kind == CampaignKind.SCHEDULED
+            and campaign.scheduled_at
+            and campaign.scheduled_at > timezone.now()
+        ):
             campaign.status = CampaignStatus.SCHEDULED
         else:
             campaign.status = CampaignStatus.RUNNING
@@ -187,17 +200,27 @@ def audience(campaign: Campaign, now: dt.datetime | None = None) -> QuerySet[Con
         qs = qs.filter(wanted)
     if found.get("event"):
         since = now - dt.timedelta(days=int(found.get("event_days") or 36500))
-        qs = qs.filter(Exists(ContactEvent.objects.filter(contact=OuterRef("pk"), name=found["event"], occurred_at__gte=since)))
+        qs = qs.filter(
+            Exists(
+                ContactEvent.objects.filter(
+                    contact=OuterRef("pk"), name=found["event"], occurred_at__gte=since
+                )
+            )
+        )
     if found.get("no_event"):
         qs = qs.filter(~Exists(ContactEvent.objects.filter(contact=OuterRef("pk"), name=found["no_event"])))
-    return qs.filter(Exists(ContactIdentity.objects.filter(contact=OuterRef("pk"), kind=identity_kind(campaign.inbox))))
+    return qs.filter(
+        Exists(ContactIdentity.objects.filter(contact=OuterRef("pk"), kind=identity_kind(campaign.inbox)))
+    )
 
 
 def materialize(campaign: Campaign, now: dt.datetime) -> int:
     """The audience as first-step recipients, in chunks; running it again adds nobody twice."""
     made = 0
     chunk: list[Recipient] = []
-    for contact_id in audience(campaign, now).order_by("pk").values_list("pk", flat=True).iterator(chunk_size=5000):
+    for contact_id in (
+        audience(campaign, now).order_by("pk").values_list("pk", flat=True).iterator(chunk_size=5000)
+    ):
         chunk.append(Recipient(campaign=campaign, contact_id=contact_id, step=0, due_at=now))
         if len(chunk) == 5000:
             made += len(Recipient.objects.bulk_create(chunk, ignore_conflicts=True))
@@ -250,23 +273,31 @@ def quiet_until(campaign: Campaign, contact: Contact, now: dt.datetime) -> dt.da
 # --- business events --------------------------------------------------------------------------------------
 
 
-def record_event(contact: Contact, name: str, key: str, data: dict[str, Any], occurred_at: dt.datetime) -> tuple[ContactEvent, bool]:
+def record_event(
+    contact: Contact, name: str, key: str, data: dict[str, Any], occurred_at: dt.datetime
+) -> tuple[ContactEvent, bool]:
     """Keep a business event (once per name and key) and start or stop the campaigns it names."""
     if not EVENT_NAME.match(name):
         raise ActionError("bad_event", "event names are lower-case letters, digits, '.', '-' and '_'")
     try:
         with transaction.atomic():
-            event = ContactEvent.objects.create(contact=contact, name=name, key=key[:128], data=data, occurred_at=occurred_at)
+            event = ContactEvent.objects.create(
+                contact=contact, name=name, key=key[:128], data=data, occurred_at=occurred_at
+            )
             # A series a later event makes moot (the payment arrived): its waiting messages stop.
             Recipient.objects.filter(
                 contact=contact, state=RecipientState.PENDING, campaign__stop_event=name
             ).update(state=RecipientState.STOPPED, reason=SkipReason.STOP_EVENT)
-            for campaign in Campaign.objects.filter(status=CampaignStatus.ACTIVE, kind=CampaignKind.TRIGGERED, trigger_event=name):
+            for campaign in Campaign.objects.filter(
+                status=CampaignStatus.ACTIVE, kind=CampaignKind.TRIGGERED, trigger_event=name
+            ):
                 first = campaign.steps.order_by("position").first()
                 if first is None:
                     continue
                 due = after_delay(campaign, contact, occurred_at, first.delay_minutes)
-                Recipient.objects.create(campaign=campaign, contact=contact, step=0, occurrence=str(event.pk), due_at=due)
+                Recipient.objects.create(
+                    campaign=campaign, contact=contact, step=0, occurrence=str(event.pk), due_at=due
+                )
                 _dispatch_soon(campaign.pk, max(due, timezone.now()))
     except IntegrityError:
         return ContactEvent.objects.get(name=name, key=key[:128]), False
@@ -281,7 +312,9 @@ def footer(campaign: Campaign, contact: Contact, inbox: Inbox, language: str) ->
     cls = connector_class(inbox.kind)
     with translation.override(language):
         if cls is not None and (cls.capabilities.html or cls.capabilities.subject):
-            link = settings.PUBLIC_URL + reverse("automation_public:unsubscribe", args=[consent.unsubscribe_token(contact, inbox.kind)])
+            link = settings.PUBLIC_URL + reverse(
+                "automation_public:unsubscribe", args=[consent.unsubscribe_token(contact, inbox.kind)]
+            )
             return _("Unsubscribe: %(link)s") % {"link": link}
         return _("Reply STOP to unsubscribe.")
 
@@ -291,18 +324,27 @@ def _stop_reason(campaign: Campaign, recipient: Recipient) -> str:
     if recipient.step == 0:
         return ""
     earlier = Recipient.objects.filter(
-        campaign=campaign, contact_id=recipient.contact_id, occurrence=recipient.occurrence, step=recipient.step - 1
+        campaign=campaign,
+        contact_id=recipient.contact_id,
+        occurrence=recipient.occurrence,
+        step=recipient.step - 1,
     ).first()
     if earlier is None or earlier.state != RecipientState.SENT:
         return SkipReason.STOP_EVENT
-    if campaign.stop_on_reply and earlier.conversation_id and Message.objects.filter(
-        conversation_id=earlier.conversation_id, direction=Direction.IN, created_at__gt=earlier.sent_at
-    ).exists():
+    if (
+        campaign.stop_on_reply
+        and earlier.conversation_id
+        and Message.objects.filter(
+            conversation_id=earlier.conversation_id, direction=Direction.IN, created_at__gt=earlier.sent_at
+        ).exists()
+    ):
         return SkipReason.REPLIED
     return ""
 
 
-def send_one(campaign: Campaign, steps: dict[int, CampaignStep], recipient: Recipient, now: dt.datetime) -> str:
+def send_one(
+    campaign: Campaign, steps: dict[int, CampaignStep], recipient: Recipient, now: dt.datetime
+) -> str:
     """Send one recipient's step (a savepoint of its own: a failure undoes only this recipient)."""
     step = steps.get(recipient.step)
     contact = recipient.contact
@@ -313,12 +355,21 @@ def send_one(campaign: Campaign, steps: dict[int, CampaignStep], recipient: Reci
         return _finish(recipient, RecipientState.STOPPED, reason)
     conversation = None
     if recipient.step > 0:
-        earlier = Recipient.objects.filter(
-            campaign=campaign, contact_id=contact.pk, occurrence=recipient.occurrence, step=recipient.step - 1
-        ).values_list("conversation_id", flat=True).first()
-        conversation = Conversation.objects.select_related("contact", "current_inbox").filter(
-            pk=earlier, status__in=ACTIVE_STATUSES
-        ).first()
+        earlier = (
+            Recipient.objects.filter(
+                campaign=campaign,
+                contact_id=contact.pk,
+                occurrence=recipient.occurrence,
+                step=recipient.step - 1,
+            )
+            .values_list("conversation_id", flat=True)
+            .first()
+        )
+        conversation = (
+            Conversation.objects.select_related("contact", "current_inbox")
+            .filter(pk=earlier, status__in=ACTIVE_STATUSES)
+            .first()
+        )
     try:
         with transaction.atomic():
             if conversation is None:
@@ -327,7 +378,9 @@ def send_one(campaign: Campaign, steps: dict[int, CampaignStep], recipient: Reci
                 )
                 conversation.contact = contact
             language = effects.customer_language(conversation)
-            text = step.translations.get(language) or step.translations.get(language.split("-")[0]) or step.text
+            text = (
+                step.translations.get(language) or step.translations.get(language.split("-")[0]) or step.text
+            )
             text = f"{text}\n\n{footer(campaign, contact, inbox, language)}" if text else text
             with engine.quiet():
                 message = effects.send_reply(
@@ -350,14 +403,18 @@ def send_one(campaign: Campaign, steps: dict[int, CampaignStep], recipient: Reci
                     defaults={"due_at": after_delay(campaign, contact, now, following.delay_minutes)},
                 )
     except ActionError as exc:
-        state = RecipientState.SKIPPED if exc.code in ("no_identity", "window_closed") else RecipientState.FAILED
+        state = (
+            RecipientState.SKIPPED if exc.code in ("no_identity", "window_closed") else RecipientState.FAILED
+        )
         reason = SkipReason.NEEDS_TEMPLATE if exc.code == "window_closed" else str(exc)
         return _finish(recipient, state, reason)
     return RecipientState.SENT
 
 
 def _finish(recipient: Recipient, state: str, reason: str) -> str:
-    Recipient.objects.filter(pk=recipient.pk, state=RecipientState.PENDING).update(state=state, reason=str(reason)[:300])
+    Recipient.objects.filter(pk=recipient.pk, state=RecipientState.PENDING).update(
+        state=state, reason=str(reason)[:300]
+    )
     return state
 
 
@@ -473,9 +530,13 @@ def revive(now: dt.datetime | None = None) -> int:
     stale = stale.filter(Q(dispatching_until__isnull=True) | Q(dispatching_until__lte=now))
     revived = 0
     for campaign in stale:
-        waiting = campaign.status == CampaignStatus.SCHEDULED or Recipient.objects.filter(
-            campaign=campaign, state=RecipientState.PENDING, due_at__lte=now - STALE
-        ).exists() or (campaign.status == CampaignStatus.RUNNING and campaign.materialized_at is None)
+        waiting = (
+            campaign.status == CampaignStatus.SCHEDULED
+            or Recipient.objects.filter(
+                campaign=campaign, state=RecipientState.PENDING, due_at__lte=now - STALE
+            ).exists()
+            or (campaign.status == CampaignStatus.RUNNING and campaign.materialized_at is None)
+        )
         if waiting:
             with transaction.atomic():
                 Campaign.objects.filter(pk=campaign.pk).update(heartbeat_at=now)
@@ -504,19 +565,33 @@ def on_message(message: Message) -> bool:
     kind = message.inbox.kind
     now = timezone.now()
     with transaction.atomic():
-        consent.set_consent(contact, kind, opted_out=word == "stop", source=f"keyword:{message.text.strip()[:20]}")
+        consent.set_consent(
+            contact, kind, opted_out=word == "stop", source=f"keyword:{message.text.strip()[:20]}"
+        )
         if word == "stop":
-            Recipient.objects.filter(contact=contact, state=RecipientState.PENDING, campaign__inbox__kind=kind).update(
-                state=RecipientState.STOPPED, reason=SkipReason.OPTED_OUT
-            )
-            Recipient.objects.filter(contact=contact, campaign__inbox__kind=kind, state=RecipientState.SENT, opted_out_at__isnull=True).update(opted_out_at=now)
+            Recipient.objects.filter(
+                contact=contact, state=RecipientState.PENDING, campaign__inbox__kind=kind
+            ).update(state=RecipientState.STOPPED, reason=SkipReason.OPTED_OUT)
+            Recipient.objects.filter(
+                contact=contact,
+                campaign__inbox__kind=kind,
+                state=RecipientState.SENT,
+                opted_out_at__isnull=True,
+            ).update(opted_out_at=now)
             note = _("The customer opted out of campaign messages on %(channel)s.")
         else:
             note = _("The customer opted back in to campaign messages on %(channel)s.")
         label = str(getattr(connector_class(kind), "label", kind))
         with engine.quiet():
             spine.add_note(conversation, None, note % {"channel": label}, meta={"consent": word})
-            opened_by_it = not Message.objects.filter(conversation=conversation, direction=Direction.OUT, kind="text").exists() and not Message.objects.filter(conversation=conversation, direction=Direction.IN).exclude(pk=message.pk).exists()
+            opened_by_it = (
+                not Message.objects.filter(
+                    conversation=conversation, direction=Direction.OUT, kind="text"
+                ).exists()
+                and not Message.objects.filter(conversation=conversation, direction=Direction.IN)
+                .exclude(pk=message.pk)
+                .exists()
+            )
             if opened_by_it:
                 spine.do_set_status(conversation, Status.RESOLVED)
     return True
@@ -527,10 +602,12 @@ def unsubscribe(contact: Contact, kind: str) -> None:
     now = timezone.now()
     with transaction.atomic():
         consent.set_consent(contact, kind, opted_out=True, source="link")
-        Recipient.objects.filter(contact=contact, state=RecipientState.PENDING, campaign__inbox__kind=kind).update(
-            state=RecipientState.STOPPED, reason=SkipReason.OPTED_OUT
-        )
-        Recipient.objects.filter(contact=contact, campaign__inbox__kind=kind, state=RecipientState.SENT, opted_out_at__isnull=True).update(opted_out_at=now)
+        Recipient.objects.filter(
+            contact=contact, state=RecipientState.PENDING, campaign__inbox__kind=kind
+        ).update(state=RecipientState.STOPPED, reason=SkipReason.OPTED_OUT)
+        Recipient.objects.filter(
+            contact=contact, campaign__inbox__kind=kind, state=RecipientState.SENT, opted_out_at__isnull=True
+        ).update(opted_out_at=now)
 
 
 # --- the report ----------------------------------------------------------------------------------------------
@@ -541,11 +618,19 @@ def report(campaign: Campaign) -> dict[str, Any]:
     recipients = Recipient.objects.filter(campaign=campaign)
     states = dict(recipients.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
     sent = recipients.filter(state=RecipientState.SENT)
-    statuses = dict(sent.values_list("message__status").annotate(n=Count("id")).values_list("message__status", "n"))
+    statuses = dict(
+        sent.values_list("message__status").annotate(n=Count("id")).values_list("message__status", "n")
+    )
     order = [DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ]
     at_least = {s: sum(statuses.get(t, 0) for t in order[i:]) for i, s in enumerate(order)}
     replied = sent.filter(
-        Exists(Message.objects.filter(conversation=OuterRef("conversation"), direction=Direction.IN, created_at__gt=OuterRef("sent_at")))
+        Exists(
+            Message.objects.filter(
+                conversation=OuterRef("conversation"),
+                direction=Direction.IN,
+                created_at__gt=OuterRef("sent_at"),
+            )
+        )
     ).count()
     reasons = list(
         recipients.filter(state__in=(RecipientState.SKIPPED, RecipientState.FAILED, RecipientState.STOPPED))
@@ -554,7 +639,10 @@ def report(campaign: Campaign) -> dict[str, Any]:
         .order_by("-n")
     )
     delivery_errors = list(
-        sent.filter(message__status=DeliveryStatus.FAILED).values_list("message__error").annotate(n=Count("id")).order_by("-n")[:20]
+        sent.filter(message__status=DeliveryStatus.FAILED)
+        .values_list("message__error")
+        .annotate(n=Count("id"))
+        .order_by("-n")[:20]
     )
     labels = dict(SkipReason.choices)
     return {

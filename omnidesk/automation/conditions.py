@@ -122,7 +122,9 @@ ORDER = tuple(LABELS)
 
 
 def ordered(conditions: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    return [(key, conditions[key]) for key in ORDER if key in conditions and conditions[key] not in ("", None, [])]
+    return [
+        (key, conditions[key]) for key in ORDER if key in conditions and conditions[key] not in ("", None, [])
+    ]
 
 
 def matches(conditions: Mapping[str, Any], facts: Facts) -> bool:

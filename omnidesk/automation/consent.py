@@ -45,7 +45,7 @@ _UNSUBSCRIBE_SALT = "omnidesk.automation.unsubscribe"
 
 
 def keyword(text: str) -> str:
-    """"stop" or "start" when the whole message is such a keyword, else ""."""
+    """ "stop" or "start" when the whole message is such a keyword, else ""."""
     if not text or len(text) > 40:
         return ""
     word = _PUNCTUATION.sub("", unicodedata.normalize("NFKC", text).strip().lower())
@@ -64,7 +64,7 @@ def opted_out(contact: Contact, kind: str) -> bool:
 
 
 def may_send(contact: Contact, kind: str, *, marketing: bool) -> str:
-    """"" when a campaign may write to the contact on this channel kind, else the skip reason."""
+    """ "" when a campaign may write to the contact on this channel kind, else the skip reason."""
     current = state(contact, kind)
     if current.get("opted_out"):
         return "opted_out"
@@ -73,7 +73,9 @@ def may_send(contact: Contact, kind: str, *, marketing: bool) -> str:
     return ""
 
 
-def set_consent(contact: Contact, kind: str, *, marketing: bool | None = None, opted_out: bool | None = None, source: str) -> dict[str, Any]:
+def set_consent(
+    contact: Contact, kind: str, *, marketing: bool | None = None, opted_out: bool | None = None, source: str
+) -> dict[str, Any]:
     """Record consent or an opt-out for one channel kind (row-locked: two keywords at once both count)."""
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)

@@ -55,7 +55,9 @@ def render(text: str, conversation: Conversation, agent: AgentProfile | None) ->
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
-def reply_text(action: dict[str, Any], conversation: Conversation, agent: AgentProfile | None) -> tuple[str, dict]:
+def reply_text(
+    action: dict[str, Any], conversation: Conversation, agent: AgentProfile | None
+) -> tuple[str, dict]:
     """The reply's text in the customer's language, and the template that goes outside a reply window."""
     language = customer_language(conversation)
     text, translations, template = action.get("text", ""), {}, action.get("template") or {}
@@ -144,7 +146,11 @@ def apply(
         meta = {"rule": rule.pk} if rule is not None else {"macro": True}
         sender = SenderType.AGENT if agent is not None else SenderType.BOT
         message = send_reply(conversation, action, agent=agent, sender_type=sender, meta=meta)
-        return f"template {message.meta['template']['name']}" if "template" in message.meta else message.text[:80]
+        return (
+            f"template {message.meta['template']['name']}"
+            if "template" in message.meta
+            else message.text[:80]
+        )
     if kind == ActionType.NOTE:
         text = render(str(action.get("text", "")), conversation, agent)
         spine.add_note(conversation, agent, text, meta={"rule": rule.pk} if rule is not None else {})

@@ -129,7 +129,10 @@ def run_rule(rule: Rule, conversation: Conversation, facts: Facts) -> RuleRun | 
             rule=rule, conversation_id=conversation.pk, created_at__gte=now - dt.timedelta(hours=1)
         )
         if recent.count() >= MAX_RUNS_PER_HOUR:
-            if recent.order_by("-created_at", "-id").values_list("outcome", flat=True).first() != RunOutcome.STOPPED:
+            if (
+                recent.order_by("-created_at", "-id").values_list("outcome", flat=True).first()
+                != RunOutcome.STOPPED
+            ):
                 return RuleRun.objects.create(
                     rule=rule,
                     rule_name=rule.name,
@@ -194,7 +197,11 @@ def dry_run(event: str, conversation: Conversation, **data: Any) -> list[Verdict
         checks = conditions.explain(effective_conditions(rule), facts)
         fires = all(c.ok for c in checks)
         note = ""
-        if fires and rule.mode == Mode.ONCE and RuleRun.objects.filter(rule=rule, conversation=conversation).exists():
+        if (
+            fires
+            and rule.mode == Mode.ONCE
+            and RuleRun.objects.filter(rule=rule, conversation=conversation).exists()
+        ):
             fires, note = False, "already_ran"
         verdicts.append(Verdict(rule, fires, checks, note))
     return verdicts
@@ -206,4 +213,13 @@ def forget() -> None:
     _cache = Loaded(version=())
 
 
-__all__ = ["MAX_RUNS_PER_HOUR", "dry_run", "evaluate", "quiet", "rules_for", "run_rule", "running", "timezone"]
+__all__ = [
+    "MAX_RUNS_PER_HOUR",
+    "dry_run",
+    "evaluate",
+    "quiet",
+    "rules_for",
+    "run_rule",
+    "running",
+    "timezone",
+]

@@ -15,8 +15,8 @@ from omnidesk.conversations import events
 from omnidesk.conversations.constants import Direction, MessageKind
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.db.rows import read_by_pk
-from omnidesk.sla.clock import conversation_schedule
 from omnidesk.sla.business_hours import is_open
+from omnidesk.sla.clock import conversation_schedule
 
 
 class Facts:
@@ -70,7 +70,7 @@ class Facts:
 
     @cached_property
     def started_by(self) -> str:
-        """"customer" when the conversation's first message came from them, "agent" when we wrote first
+        """ "customer" when the conversation's first message came from them, "agent" when we wrote first
         (a conversation we start has no message yet while its first is being sent)."""
         first = (
             Message.objects.filter(conversation_id=self.conversation.pk)

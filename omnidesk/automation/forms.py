@@ -17,7 +17,12 @@ from omnidesk.surveys.constants import SurveyKind
 from .constants import ActionType, CampaignKind, Event, Mode
 from .models import SavedReply
 
-STATUS_CHOICES = [(Status.OPEN, Status.OPEN.label), (Status.PENDING, Status.PENDING.label), (Status.RESOLVED, Status.RESOLVED.label), (Status.CLOSED, Status.CLOSED.label)]
+STATUS_CHOICES = [
+    (Status.OPEN, Status.OPEN.label),
+    (Status.PENDING, Status.PENDING.label),
+    (Status.RESOLVED, Status.RESOLVED.label),
+    (Status.CLOSED, Status.CLOSED.label),
+]
 
 
 def words(value: str) -> list[str]:
@@ -36,21 +41,42 @@ def pairs(value: str) -> dict[str, str]:
 class ActionFields(forms.Form):
     """The actions a rule or a macro can take, in the order they run (status changes last)."""
 
-    set_team = forms.ModelChoiceField(label=_("Set team"), queryset=Team.objects.order_by("name"), required=False)
-    set_priority = forms.TypedChoiceField(label=_("Set priority"), choices=[("", "—"), *Priority.choices], coerce=int, empty_value=None, required=False)
+    set_team = forms.ModelChoiceField(
+        label=_("Set team"), queryset=Team.objects.order_by("name"), required=False
+    )
+    set_priority = forms.TypedChoiceField(
+        label=_("Set priority"),
+        choices=[("", "—"), *Priority.choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
     add_tags = forms.CharField(label=_("Add tags (comma-separated)"), required=False)
     remove_tags = forms.CharField(label=_("Remove tags (comma-separated)"), required=False)
     assign = forms.ChoiceField(label=_("Assign to"), required=False)
-    saved_reply = forms.ModelChoiceField(label=_("Reply with a saved reply"), queryset=SavedReply.objects.all(), required=False)
-    reply_text = forms.CharField(label=_("…or reply with this text"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    saved_reply = forms.ModelChoiceField(
+        label=_("Reply with a saved reply"), queryset=SavedReply.objects.all(), required=False
+    )
+    reply_text = forms.CharField(
+        label=_("…or reply with this text"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
     note = forms.CharField(label=_("Internal note"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
     snooze_minutes = forms.IntegerField(label=_("Snooze for (minutes)"), min_value=1, required=False)
-    set_status = forms.ChoiceField(label=_("Set status"), choices=[("", "—"), *STATUS_CHOICES], required=False)
+    set_status = forms.ChoiceField(
+        label=_("Set status"), choices=[("", "—"), *STATUS_CHOICES], required=False
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        agents = [(str(a.pk), a.name) for a in AgentProfile.objects.select_related("user").order_by("display_name")]
-        self.fields["assign"].choices = [("", "—"), ("none", _("Nobody (unassign)")), ("me", _("Me (macros)")), *agents]
+        agents = [
+            (str(a.pk), a.name) for a in AgentProfile.objects.select_related("user").order_by("display_name")
+        ]
+        self.fields["assign"].choices = [
+            ("", "—"),
+            ("none", _("Nobody (unassign)")),
+            ("me", _("Me (macros)")),
+            *agents,
+        ]
 
     def actions(self) -> list[dict[str, Any]]:
         d = self.cleaned_data
@@ -77,7 +103,11 @@ class ActionFields(forms.Form):
         if d.get("snooze_minutes"):
             found.append({"type": ActionType.SNOOZE, "minutes": d["snooze_minutes"]})
         elif d.get("set_status"):
-            found.append({"type": ActionType.RESOLVE} if d["set_status"] == Status.RESOLVED else {"type": ActionType.SET_STATUS, "status": d["set_status"]})
+            found.append(
+                {"type": ActionType.RESOLVE}
+                if d["set_status"] == Status.RESOLVED
+                else {"type": ActionType.SET_STATUS, "status": d["set_status"]}
+            )
         return found
 
     def extra_actions(self) -> list[dict[str, Any]]:
@@ -119,23 +149,62 @@ class RuleForm(ActionFields):
     mode = forms.ChoiceField(label=_("Runs"), choices=Mode.choices, initial=Mode.EVERY)
     wait_minutes = forms.IntegerField(label=_("Time rules: after (minutes)"), min_value=0, required=False)
     business_time = forms.BooleanField(label=_("Time rules: count business hours only"), required=False)
-    channels = forms.MultipleChoiceField(label=_("Channels"), choices=ChannelKind.choices, required=False, widget=forms.CheckboxSelectMultiple)
-    inboxes = forms.ModelMultipleChoiceField(label=_("Inboxes"), queryset=Inbox.objects.order_by("name"), required=False)
+    channels = forms.MultipleChoiceField(
+        label=_("Channels"), choices=ChannelKind.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    inboxes = forms.ModelMultipleChoiceField(
+        label=_("Inboxes"), queryset=Inbox.objects.order_by("name"), required=False
+    )
     languages = forms.CharField(label=_("Languages (codes, comma-separated)"), required=False)
-    priorities = forms.TypedMultipleChoiceField(label=_("Priorities"), choices=Priority.choices, coerce=int, required=False, widget=forms.CheckboxSelectMultiple)
-    statuses = forms.MultipleChoiceField(label=_("Status"), choices=Status.choices, required=False, widget=forms.CheckboxSelectMultiple)
+    priorities = forms.TypedMultipleChoiceField(
+        label=_("Priorities"),
+        choices=Priority.choices,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    statuses = forms.MultipleChoiceField(
+        label=_("Status"), choices=Status.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
     text_any = forms.CharField(label=_("Message contains (any of, comma-separated)"), required=False)
     tags_any = forms.CharField(label=_("Has a tag (any of)"), required=False)
     tags_none = forms.CharField(label=_("Has none of the tags"), required=False)
-    attributes = forms.CharField(label=_("Contact attributes (one name=value per line)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    business_hours = forms.ChoiceField(label=_("Business hours"), choices=[("", _("any time")), ("open", _("while open")), ("closed", _("while closed"))], required=False)
-    started_by = forms.ChoiceField(label=_("Conversation started by"), choices=[("", _("the customer (default for “created”)")), ("customer", _("the customer")), ("agent", _("an agent or a campaign")), ("any", _("anyone"))], required=False)
-    vip = forms.ChoiceField(label=_("VIP"), choices=[("", _("either")), ("yes", _("VIP only")), ("no", _("not VIP"))], required=False)
-    survey_kinds = forms.MultipleChoiceField(label=_("Survey"), choices=SurveyKind.choices, required=False, widget=forms.CheckboxSelectMultiple)
+    attributes = forms.CharField(
+        label=_("Contact attributes (one name=value per line)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    business_hours = forms.ChoiceField(
+        label=_("Business hours"),
+        choices=[("", _("any time")), ("open", _("while open")), ("closed", _("while closed"))],
+        required=False,
+    )
+    started_by = forms.ChoiceField(
+        label=_("Conversation started by"),
+        choices=[
+            ("", _("the customer (default for “created”)")),
+            ("customer", _("the customer")),
+            ("agent", _("an agent or a campaign")),
+            ("any", _("anyone")),
+        ],
+        required=False,
+    )
+    vip = forms.ChoiceField(
+        label=_("VIP"),
+        choices=[("", _("either")), ("yes", _("VIP only")), ("no", _("not VIP"))],
+        required=False,
+    )
+    survey_kinds = forms.MultipleChoiceField(
+        label=_("Survey"), choices=SurveyKind.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
     score_max = forms.IntegerField(label=_("Survey score at most"), required=False, min_value=0, max_value=10)
-    sla_metrics = forms.MultipleChoiceField(label=_("SLA clock"), choices=Metric.choices, required=False, widget=forms.CheckboxSelectMultiple)
+    sla_metrics = forms.MultipleChoiceField(
+        label=_("SLA clock"), choices=Metric.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
     webhook_url = forms.URLField(label=_("Send a webhook to"), required=False, assume_scheme="https")
-    webhook_secret = forms.CharField(label=_("Webhook signing secret (leave empty to keep)"), required=False, widget=forms.PasswordInput)
+    webhook_secret = forms.CharField(
+        label=_("Webhook signing secret (leave empty to keep)"), required=False, widget=forms.PasswordInput
+    )
 
     def extra_actions(self) -> list[dict[str, Any]]:
         url = self.cleaned_data.get("webhook_url")
@@ -211,47 +280,106 @@ class MacroForm(ActionFields):
 
 class SavedReplyForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
-    text = forms.CharField(label=_("Text ({contact_name}, {agent_name}, {subject} are filled in)"), widget=forms.Textarea(attrs={"rows": 3}))
-    translations = forms.CharField(label=_("Translations (one language=text per line)"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    template_name = forms.CharField(label=_("Template outside the reply window: name"), required=False, max_length=100)
-    template_language = forms.CharField(label=_("Template language (empty: the customer's)"), required=False, max_length=16)
+    text = forms.CharField(
+        label=_("Text ({contact_name}, {agent_name}, {subject} are filled in)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    translations = forms.CharField(
+        label=_("Translations (one language=text per line)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    template_name = forms.CharField(
+        label=_("Template outside the reply window: name"), required=False, max_length=100
+    )
+    template_language = forms.CharField(
+        label=_("Template language (empty: the customer's)"), required=False, max_length=16
+    )
 
 
 class CampaignForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     kind = forms.ChoiceField(label=_("Kind"), choices=CampaignKind.choices)
-    inbox = forms.ModelChoiceField(label=_("Channel"), queryset=Inbox.objects.filter(enabled=True).order_by("name"))
+    inbox = forms.ModelChoiceField(
+        label=_("Channel"), queryset=Inbox.objects.filter(enabled=True).order_by("name")
+    )
     scheduled_at = forms.DateTimeField(label=_("Send at (scheduled)"), required=False)
-    trigger_event = forms.CharField(label=_("Triggered by event (e.g. signed_up)"), required=False, max_length=64)
-    stop_event = forms.CharField(label=_("Stop the series on event (e.g. payment_received)"), required=False, max_length=64)
-    stop_on_reply = forms.BooleanField(label=_("Stop the series when the customer replies"), required=False, initial=True)
-    marketing = forms.BooleanField(label=_("Marketing (only contacts who consented)"), required=False, initial=True)
+    trigger_event = forms.CharField(
+        label=_("Triggered by event (e.g. signed_up)"), required=False, max_length=64
+    )
+    stop_event = forms.CharField(
+        label=_("Stop the series on event (e.g. payment_received)"), required=False, max_length=64
+    )
+    stop_on_reply = forms.BooleanField(
+        label=_("Stop the series when the customer replies"), required=False, initial=True
+    )
+    marketing = forms.BooleanField(
+        label=_("Marketing (only contacts who consented)"), required=False, initial=True
+    )
     quiet_start = forms.TimeField(label=_("Quiet hours from"), required=False)
     quiet_end = forms.TimeField(label=_("Quiet hours until"), required=False)
     time_zone = forms.CharField(label=_("Time zone for contacts without one"), initial="UTC", max_length=64)
-    audience_attributes = forms.CharField(label=_("Audience: contact attributes (name=value per line)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    audience_attributes = forms.CharField(
+        label=_("Audience: contact attributes (name=value per line)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
     audience_languages = forms.CharField(label=_("Audience: languages"), required=False)
     audience_event = forms.CharField(label=_("Audience: had the event"), required=False, max_length=64)
     audience_event_days = forms.IntegerField(label=_("…within (days)"), required=False, min_value=1)
-    audience_no_event = forms.CharField(label=_("Audience: never had the event"), required=False, max_length=64)
-    step1_text = forms.CharField(label=_("Message 1"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    audience_no_event = forms.CharField(
+        label=_("Audience: never had the event"), required=False, max_length=64
+    )
+    step1_text = forms.CharField(
+        label=_("Message 1"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
     step1_template = forms.CharField(label=_("Message 1: template outside the reply window"), required=False)
-    step2_delay = forms.IntegerField(label=_("Message 2: after (minutes; whole days keep the local time)"), required=False, min_value=0)
-    step2_text = forms.CharField(label=_("Message 2"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    step2_delay = forms.IntegerField(
+        label=_("Message 2: after (minutes; whole days keep the local time)"), required=False, min_value=0
+    )
+    step2_text = forms.CharField(
+        label=_("Message 2"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
     step2_template = forms.CharField(label=_("Message 2: template"), required=False)
     step3_delay = forms.IntegerField(label=_("Message 3: after (minutes)"), required=False, min_value=0)
-    step3_text = forms.CharField(label=_("Message 3"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    step3_text = forms.CharField(
+        label=_("Message 3"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
     step3_template = forms.CharField(label=_("Message 3: template"), required=False)
 
     def data_for_action(self) -> dict[str, Any]:
         d = self.cleaned_data
         steps = []
         for n in (1, 2, 3):
-            text, template = (d.get(f"step{n}_text") or "").strip(), (d.get(f"step{n}_template") or "").strip()
+            text, template = (
+                (d.get(f"step{n}_text") or "").strip(),
+                (d.get(f"step{n}_template") or "").strip(),
+            )
             if text or template:
-                steps.append({"text": text, "delay_minutes": d.get(f"step{n}_delay") or 0, "template": {"name": template} if template else {}})
+                steps.append(
+                    {
+                        "text": text,
+                        "delay_minutes": d.get(f"step{n}_delay") or 0,
+                        "template": {"name": template} if template else {},
+                    }
+                )
         return {
-            **{k: d[k] for k in ("name", "kind", "inbox", "scheduled_at", "trigger_event", "stop_event", "stop_on_reply", "marketing", "quiet_start", "quiet_end", "time_zone")},
+            **{
+                k: d[k]
+                for k in (
+                    "name",
+                    "kind",
+                    "inbox",
+                    "scheduled_at",
+                    "trigger_event",
+                    "stop_event",
+                    "stop_on_reply",
+                    "marketing",
+                    "quiet_start",
+                    "quiet_end",
+                    "time_zone",
+                )
+            },
             "audience": {
                 "attributes": pairs(d["audience_attributes"]),
                 "languages": words(d["audience_languages"]),

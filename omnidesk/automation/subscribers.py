@@ -22,6 +22,7 @@ from omnidesk.conversations.models import Conversation, Message
 from . import campaigns, engine, timers
 from .constants import Event
 
+
 def on_message(message: Message) -> bool:
     """A customer's message (process_inbound): opt-out keywords, the no-reply clock, then the rules.
     True only for an opt-out keyword, which needs no agent, bot or routing."""

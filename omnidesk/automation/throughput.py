@@ -40,7 +40,7 @@ class DatabaseLimiter:
     def take(self, key: str, want: int, *, rate: float, burst: float) -> Grant:
         now = self.clock()  # type: ignore[operator]
         with transaction.atomic():
-            bucket, created = SendAllowance.objects.select_for_update().get_or_create(
+            bucket, _created = SendAllowance.objects.select_for_update().get_or_create(
                 key=key, defaults={"tokens": burst, "updated_at": now}
             )
             tokens = min(burst, bucket.tokens + max(0.0, now - bucket.updated_at) * rate)

@@ -34,7 +34,11 @@ def due_at(rule: Rule, conversation: Conversation, anchor: dt.datetime) -> dt.da
 
 
 def _load(conversation_id: int) -> Conversation | None:
-    conv = Conversation.objects.select_related("current_inbox", "contact", "team").filter(pk=conversation_id).first()
+    conv = (
+        Conversation.objects.select_related("current_inbox", "contact", "team")
+        .filter(pk=conversation_id)
+        .first()
+    )
     return conv
 
 
@@ -63,7 +67,12 @@ def _still_waiting(event: str, conv: Conversation, anchor: dt.datetime) -> bool:
     if replied.filter(created_at__gte=anchor).exists():
         return False
     # The clock runs from the first unanswered message: a later one's clock is the same wait.
-    last_reply = replied.filter(created_at__lt=anchor).order_by("-created_at").values_list("created_at", flat=True).first()
+    last_reply = (
+        replied.filter(created_at__lt=anchor)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     earlier = texts.filter(direction=Direction.IN, created_at__lt=anchor)
     if last_reply is not None:
         earlier = earlier.filter(created_at__gt=last_reply)
@@ -102,9 +111,13 @@ def backfill(rule_id: int) -> int:
         return 0
     started = 0
     if rule.event == Event.PENDING_FOR:
-        for conv in Conversation.objects.filter(status=Status.PENDING).select_related("current_inbox", "team"):
+        for conv in Conversation.objects.filter(status=Status.PENDING).select_related(
+            "current_inbox", "team"
+        ):
             since = (
-                Message.objects.filter(conversation=conv, kind=MessageKind.EVENT, meta__event=EventType.STATUS)
+                Message.objects.filter(
+                    conversation=conv, kind=MessageKind.EVENT, meta__event=EventType.STATUS
+                )
                 .order_by("-created_at")
                 .values_list("created_at", flat=True)
                 .first()
@@ -117,7 +130,12 @@ def backfill(rule_id: int) -> int:
         "current_inbox", "team"
     ):
         last_reply = (
-            Message.objects.filter(conversation=conv, direction=Direction.OUT, kind=MessageKind.TEXT, sender_type__in=REPLY_SENDERS)
+            Message.objects.filter(
+                conversation=conv,
+                direction=Direction.OUT,
+                kind=MessageKind.TEXT,
+                sender_type__in=REPLY_SENDERS,
+            )
             .order_by("-created_at")
             .values_list("created_at", flat=True)
             .first()

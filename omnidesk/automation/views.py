@@ -17,7 +17,6 @@ from omnidesk.conversations.access import conversation_or_404
 from omnidesk.conversations.errors import ActionError
 from omnidesk.conversations.models import Conversation
 from omnidesk.ui.decorators import agent_required, is_htmx, supervisor_required
-from omnidesk.ui.forms import first_error
 
 from . import actions, campaigns, consent, engine
 from .constants import CampaignStatus, Event
@@ -79,9 +78,17 @@ def rule_test(request: HttpRequest) -> HttpResponse:
             key = uuid.UUID(reference) if not reference.lstrip("#").isdigit() else None
         except ValueError:
             key = None
-        lookup = {"uuid": key} if key else {"pk": int(reference.lstrip("#"))} if reference.lstrip("#").isdigit() else None
+        lookup = (
+            {"uuid": key}
+            if key
+            else {"pk": int(reference.lstrip("#"))}
+            if reference.lstrip("#").isdigit()
+            else None
+        )
         conversation = (
-            Conversation.objects.select_related("current_inbox", "contact", "team").filter(**lookup).first() if lookup else None
+            Conversation.objects.select_related("current_inbox", "contact", "team").filter(**lookup).first()
+            if lookup
+            else None
         )
         if conversation is None:
             error = _("No conversation with that number or id.")
@@ -94,7 +101,14 @@ def rule_test(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "automation/test.html",
-        {"events": Event.choices, "event": event, "reference": reference, "conversation": conversation, "verdicts": verdicts, "error": error},
+        {
+            "events": Event.choices,
+            "event": event,
+            "reference": reference,
+            "conversation": conversation,
+            "verdicts": verdicts,
+            "error": error,
+        },
     )
 
 
@@ -115,10 +129,19 @@ def saved_reply_edit(request: HttpRequest, reply_id: int | None = None) -> HttpR
         form = SavedReplyForm(request.POST)
         if form.is_valid():
             d = form.cleaned_data
-            template = {"name": d["template_name"].strip(), "language": d["template_language"].strip()} if d["template_name"].strip() else {}
+            template = (
+                {"name": d["template_name"].strip(), "language": d["template_language"].strip()}
+                if d["template_name"].strip()
+                else {}
+            )
             try:
                 actions.check_save_saved_reply(
-                    {"name": d["name"], "text": d["text"], "translations": pairs(d["translations"]), "template": template},
+                    {
+                        "name": d["name"],
+                        "text": d["text"],
+                        "translations": pairs(d["translations"]),
+                        "template": template,
+                    },
                     reply=reply,
                     by=_agent(request),
                 )
@@ -137,7 +160,12 @@ def saved_reply_edit(request: HttpRequest, reply_id: int | None = None) -> HttpR
                 "template_language": reply.template.get("language", ""),
             }
         form = SavedReplyForm(initial=initial)
-    return render(request, "automation/form.html", {"form": form, "title": _("Saved reply"), "back": "automation:saved_replies"}, status=400 if form.errors else 200)
+    return render(
+        request,
+        "automation/form.html",
+        {"form": form, "title": _("Saved reply"), "back": "automation:saved_replies"},
+        status=400 if form.errors else 200,
+    )
 
 
 # --- macros ---------------------------------------------------------------------------------------------------
@@ -161,15 +189,32 @@ def macro_edit(request: HttpRequest, macro_id: int | None = None) -> HttpRespons
         form = MacroForm(request.POST)
         if form.is_valid():
             try:
-                actions.check_save_macro({"name": form.cleaned_data["name"], "shared": form.cleaned_data["shared"], "actions": form.actions()}, macro=macro, by=agent)
+                actions.check_save_macro(
+                    {
+                        "name": form.cleaned_data["name"],
+                        "shared": form.cleaned_data["shared"],
+                        "actions": form.actions(),
+                    },
+                    macro=macro,
+                    by=agent,
+                )
             except ActionError as exc:
                 form.add_error(None, str(exc))
             else:
                 return redirect("automation:macros")
     else:
-        initial = {"name": macro.name, "shared": macro.owner_id is None, **MacroForm.initial_from(macro.actions)} if macro else None
+        initial = (
+            {"name": macro.name, "shared": macro.owner_id is None, **MacroForm.initial_from(macro.actions)}
+            if macro
+            else None
+        )
         form = MacroForm(initial=initial)
-    return render(request, "automation/form.html", {"form": form, "title": _("Macro"), "back": "automation:macros"}, status=400 if form.errors else 200)
+    return render(
+        request,
+        "automation/form.html",
+        {"form": form, "title": _("Macro"), "back": "automation:macros"},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_POST
@@ -198,7 +243,11 @@ def panel(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     """The conversation's automation card: macros to apply, and what rules did to it."""
     conversation = conversation_or_404(_agent(request), conversation_id)
     runs = RuleRun.objects.filter(conversation=conversation)[:20]
-    return render(request, "automation/_panel.html", {"conv": conversation, "macros": actions.macros_for(_agent(request)), "runs": runs})
+    return render(
+        request,
+        "automation/_panel.html",
+        {"conv": conversation, "macros": actions.macros_for(_agent(request)), "runs": runs},
+    )
 
 
 @require_GET
@@ -209,7 +258,9 @@ def macro_preview(request: HttpRequest, conversation_id: uuid.UUID) -> HttpRespo
         return HttpResponse("")
     macro = _macro(request, request.GET.get("macro"))
     steps = actions.preview_macro(macro, conversation, _agent(request))
-    return render(request, "automation/_macro_preview.html", {"macro": macro, "steps": steps, "conv": conversation})
+    return render(
+        request, "automation/_macro_preview.html", {"macro": macro, "steps": steps, "conv": conversation}
+    )
 
 
 @require_POST
@@ -240,7 +291,9 @@ def macro_apply(request: HttpRequest, conversation_id: uuid.UUID) -> HttpRespons
 @supervisor_required
 def campaign_list(request: HttpRequest) -> HttpResponse:
     campaigns.revive()
-    return render(request, "automation/campaigns.html", {"campaigns": Campaign.objects.select_related("inbox")})
+    return render(
+        request, "automation/campaigns.html", {"campaigns": Campaign.objects.select_related("inbox")}
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -251,14 +304,21 @@ def campaign_edit(request: HttpRequest, campaign_id: int | None = None) -> HttpR
         form = CampaignForm(request.POST)
         if form.is_valid():
             try:
-                saved = campaigns.check_save_campaign(form.data_for_action(), campaign=campaign, by=_agent(request))
+                saved = campaigns.check_save_campaign(
+                    form.data_for_action(), campaign=campaign, by=_agent(request)
+                )
             except ActionError as exc:
                 form.add_error(None, str(exc))
             else:
                 return redirect("automation:campaign", saved.pk)
     else:
         form = CampaignForm()
-    return render(request, "automation/form.html", {"form": form, "title": _("Campaign"), "back": "automation:campaigns"}, status=400 if form.errors else 200)
+    return render(
+        request,
+        "automation/form.html",
+        {"form": form, "title": _("Campaign"), "back": "automation:campaigns"},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_GET
@@ -269,7 +329,12 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return render(
         request,
         "automation/campaign.html",
-        {"campaign": campaign, "report": campaigns.report(campaign), "steps": campaign.steps.all(), "startable": campaign.status in (CampaignStatus.DRAFT, CampaignStatus.PAUSED)},
+        {
+            "campaign": campaign,
+            "report": campaigns.report(campaign),
+            "steps": campaign.steps.all(),
+            "startable": campaign.status in (CampaignStatus.DRAFT, CampaignStatus.PAUSED),
+        },
     )
 
 

@@ -357,7 +357,9 @@ def do_set_tags(conversation: Conversation, names: list[str], *, by: AgentProfil
     return cleaned
 
 
-def do_set_team(conversation: Conversation, team_id: int | None, *, by: AgentProfile | None = None) -> Conversation:
+def do_set_team(
+    conversation: Conversation, team_id: int | None, *, by: AgentProfile | None = None
+) -> Conversation:
     """Hand the conversation to another team (None: no team)."""
     with transaction.atomic():
         conv = _lock(conversation)

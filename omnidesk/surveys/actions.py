@@ -6,6 +6,7 @@ survey and its FCR check) and `on_message` (a customer's message that answers a 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from typing import Any
@@ -80,7 +81,11 @@ def on_status_changed(conversation: Conversation, previous: str, now: dt.datetim
             channel=conversation.current_inbox.kind,
         )
         transaction.on_commit(lambda: check_fcr.using(run_after=record.check_at).enqueue(record.pk))
-    if config is None or SurveyRequest.objects.filter(conversation=conversation).exists() or not served.exists():
+    if (
+        config is None
+        or SurveyRequest.objects.filter(conversation=conversation).exists()
+        or not served.exists()
+    ):
         return
     request = SurveyRequest.objects.create(
         conversation=conversation,
@@ -143,14 +148,19 @@ def send(request_id: int, now: dt.datetime | None = None) -> str:
             text = question(request.kind)
             if capabilities is not None and capabilities.buttons:
                 meta["quick_replies"] = [
-                    {"label": str(n), "payload": parsing.payload(request.kind, n)} for n in range(low, high + 1)
+                    {"label": str(n), "payload": parsing.payload(request.kind, n)}
+                    for n in range(low, high + 1)
                 ]
             elif capabilities is not None and capabilities.html:
                 text = f"{text}\n{link(request)}"
-                choices = " ".join(f'<a href="{escape(link(request, n))}">{n}</a>' for n in range(low, high + 1))
+                choices = " ".join(
+                    f'<a href="{escape(link(request, n))}">{n}</a>' for n in range(low, high + 1)
+                )
                 html = f"<p>{escape(question(request.kind))}</p><p>{choices}</p>"
             else:
-                text = f"{text} " + _("Reply with a number from %(low)s to %(high)s; you may add a comment.") % {
+                text = f"{text} " + _(
+                    "Reply with a number from %(low)s to %(high)s; you may add a comment."
+                ) % {
                     "low": low,
                     "high": high,
                 }
@@ -168,7 +178,13 @@ def send(request_id: int, now: dt.datetime | None = None) -> str:
             }
         try:
             message = spine.check_send_reply(
-                conversation, None, text=text, html=html, template=template, sender_type=SenderType.BOT, meta=meta
+                conversation,
+                None,
+                text=text,
+                html=html,
+                template=template,
+                sender_type=SenderType.BOT,
+                meta=meta,
             )
         except ActionError as exc:
             return _skip(request, str(exc))
@@ -222,7 +238,9 @@ def on_message(message: Message, now: dt.datetime | None = None) -> bool:
         return False
     now = now or timezone.now()
     if request.expires_at is not None and request.expires_at <= now:
-        SurveyRequest.objects.filter(pk=request.pk, status=RequestStatus.SENT).update(status=RequestStatus.EXPIRED)
+        SurveyRequest.objects.filter(pk=request.pk, status=RequestStatus.SENT).update(
+            status=RequestStatus.EXPIRED
+        )
         return False  # late: an ordinary message, which the agents see as such
     answer = parsing.parse(request.kind, message.text, str((message.meta or {}).get("quick_reply") or ""))
     if answer is None:
@@ -234,8 +252,10 @@ def on_message(message: Message, now: dt.datetime | None = None) -> bool:
         request = SurveyRequest.objects.select_for_update().get(pk=request.pk)
         if request.status != RequestStatus.SENT:
             return False
-        conversation = Conversation.objects.select_for_update().select_related("contact", "current_inbox").get(
-            pk=request.conversation_id
+        conversation = (
+            Conversation.objects.select_for_update()
+            .select_related("contact", "current_inbox")
+            .get(pk=request.conversation_id)
         )
         if surveyed:
             _settle_reopened(conversation, request)
@@ -243,15 +263,27 @@ def on_message(message: Message, now: dt.datetime | None = None) -> bool:
             _move_into(message, conversation)
         message.meta = {**(message.meta or {}), "survey_answer": request.pk}
         Message.objects.filter(pk=message.pk).update(meta=message.meta)
-        record(request, conversation, answer.score, answer.comment, channel=message.inbox.kind, raw=message.text, now=now)
+        record(
+            request,
+            conversation,
+            answer.score,
+            answer.comment,
+            channel=message.inbox.kind,
+            raw=message.text,
+            now=now,
+        )
         with translation.override(request.language or customer_language(conversation)):
             thanks = _("Thank you for your answer!")
-        try:
+        # Thanking is a courtesy: a channel that cannot take it now still keeps the answer.
+        with contextlib.suppress(ActionError):
             spine.check_send_reply(
-                conversation, None, text=thanks, inbox=message.inbox, sender_type=SenderType.BOT, meta={"survey_thanks": request.pk}
+                conversation,
+                None,
+                text=thanks,
+                inbox=message.inbox,
+                sender_type=SenderType.BOT,
+                meta={"survey_thanks": request.pk},
             )
-        except ActionError:
-            pass  # thanking is a courtesy: a channel that cannot take it now still keeps the answer
     return True
 
 
@@ -274,7 +306,11 @@ def _settle_reopened(conversation: Conversation, request: SurveyRequest) -> None
 def _move_into(message: Message, conversation: Conversation) -> None:
     """The answer opened a conversation of its own (a channel without threads): it belongs to the surveyed
     one, and the empty conversation it opened goes."""
-    opened = Conversation.objects.select_for_update().select_related("current_inbox").get(pk=message.conversation_id)
+    opened = (
+        Conversation.objects.select_for_update()
+        .select_related("current_inbox")
+        .get(pk=message.conversation_id)
+    )
     Message.objects.filter(pk=message.pk).update(conversation=conversation)
     message.conversation = conversation
     Conversation.objects.filter(pk=conversation.pk).update(message_count=conversation.message_count + 1)
@@ -322,7 +358,9 @@ def record(
     return response
 
 
-def answer_on_page(request: SurveyRequest, score: int, comment: str, now: dt.datetime | None = None) -> SurveyResponse | None:
+def answer_on_page(
+    request: SurveyRequest, score: int, comment: str, now: dt.datetime | None = None
+) -> SurveyResponse | None:
     """The survey page (the e-mail link): the first answer counts; a comment may follow it."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -333,7 +371,9 @@ def answer_on_page(request: SurveyRequest, score: int, comment: str, now: dt.dat
                 existing.comment = comment[:2000]
                 existing.save(update_fields=["comment"])
             return existing
-        if request.status != RequestStatus.SENT or (request.expires_at is not None and request.expires_at <= now):
+        if request.status != RequestStatus.SENT or (
+            request.expires_at is not None and request.expires_at <= now
+        ):
             raise ActionError("closed", _("This survey has closed."))
         return record(request, request.conversation, score, comment, channel="page", now=now)
 
@@ -345,19 +385,31 @@ def fcr_verdict(record: FcrRecord) -> tuple[bool, str]:
     """Resolved with no reopen (a status change, a customer's message other than a survey answer, or a new
     conversation of theirs) and no transfer (a second agent) within the window."""
     until = record.check_at
-    after = Message.objects.filter(conversation_id=record.conversation_id, created_at__gt=record.resolved_at, created_at__lte=until)
-    if after.filter(kind=MessageKind.EVENT, meta__event=EventType.STATUS, meta__status__in=[Status.OPEN, Status.PENDING]).exists():
+    after = Message.objects.filter(
+        conversation_id=record.conversation_id, created_at__gt=record.resolved_at, created_at__lte=until
+    )
+    if after.filter(
+        kind=MessageKind.EVENT, meta__event=EventType.STATUS, meta__status__in=[Status.OPEN, Status.PENDING]
+    ).exists():
         return False, "reopened"
     if after.filter(direction=Direction.IN).exclude(meta__has_key="survey_answer").exists():
         return False, "reopened"
-    conversation = Conversation.objects.filter(pk=record.conversation_id).values_list("contact_id", flat=True).first()
+    conversation = (
+        Conversation.objects.filter(pk=record.conversation_id).values_list("contact_id", flat=True).first()
+    )
     again = Conversation.objects.filter(
-        contact_id=conversation, created_at__gt=record.resolved_at, created_at__lte=until, last_inbound_at__isnull=False
+        contact_id=conversation,
+        created_at__gt=record.resolved_at,
+        created_at__lte=until,
+        last_inbound_at__isnull=False,
     ).exclude(pk=record.conversation_id)
     if again.exists():
         return False, "contacted_again"  # the customer came back within the window, in a new conversation
     agents = Message.objects.filter(
-        conversation_id=record.conversation_id, kind=MessageKind.EVENT, meta__event=EventType.ASSIGNED, created_at__lte=until
+        conversation_id=record.conversation_id,
+        kind=MessageKind.EVENT,
+        meta__event=EventType.ASSIGNED,
+        created_at__lte=until,
     ).values_list("meta__agent", flat=True)
     if len(set(agents)) > 1:
         return False, "transferred"

@@ -9,7 +9,11 @@ class SurveyKind(models.TextChoices):
 
 
 # The lowest and highest score of each kind.
-SCALES: dict[str, tuple[int, int]] = {SurveyKind.CSAT: (1, 5), SurveyKind.NPS: (0, 10), SurveyKind.CES: (1, 7)}
+SCALES: dict[str, tuple[int, int]] = {
+    SurveyKind.CSAT: (1, 5),
+    SurveyKind.NPS: (0, 10),
+    SurveyKind.CES: (1, 7),
+}
 
 
 class RequestStatus(models.TextChoices):

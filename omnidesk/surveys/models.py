@@ -18,20 +18,29 @@ class SurveyConfig(models.Model):
     """Whether and how a resolved conversation is surveyed; the row without an inbox is every inbox's default."""
 
     inbox = models.OneToOneField(
-        "inboxes.Inbox", null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("inbox")
+        "inboxes.Inbox",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("inbox"),
     )
     enabled = models.BooleanField(_("send a survey after resolution"), default=False)
     kind = models.CharField(_("survey"), max_length=4, choices=SurveyKind.choices, default=SurveyKind.CSAT)
     delay_minutes = models.PositiveIntegerField(_("send after (minutes)"), default=0)
     answer_hours = models.PositiveIntegerField(_("answers accepted for (hours)"), default=72)
-    fcr_days = models.PositiveIntegerField(_("first-contact resolution: no reopen or transfer within (days)"), default=7)
+    fcr_days = models.PositiveIntegerField(
+        _("first-contact resolution: no reopen or transfer within (days)"), default=7
+    )
     # Sent when the channel allows only approved templates now: {"name", "language", "parameters"};
     # parameters may use {contact_name} and {link}.
     template = models.JSONField(_("template outside the reply window"), default=dict, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["inbox"], condition=models.Q(inbox__isnull=True), name="surveyconfig_one_default")
+            models.UniqueConstraint(
+                fields=["inbox"], condition=models.Q(inbox__isnull=True), name="surveyconfig_one_default"
+            )
         ]
 
     def __str__(self) -> str:
@@ -41,7 +50,9 @@ class SurveyConfig(models.Model):
 class SurveyRequest(models.Model):
     """The survey of one conversation: at most one, on the channel the conversation ended on."""
 
-    conversation = models.OneToOneField("conversations.Conversation", on_delete=models.CASCADE, related_name="survey")
+    conversation = models.OneToOneField(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="survey"
+    )
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
     inbox = models.ForeignKey("inboxes.Inbox", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=4, choices=SurveyKind.choices)
@@ -49,7 +60,9 @@ class SurveyRequest(models.Model):
     token = models.CharField(max_length=32, unique=True, default=new_token)
     status = models.CharField(max_length=10, choices=RequestStatus.choices, default=RequestStatus.SCHEDULED)
     reason = models.CharField(max_length=300, blank=True)
-    message = models.ForeignKey("conversations.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.ForeignKey(
+        "conversations.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -65,7 +78,9 @@ class SurveyResponse(models.Model):
     """A customer's answer: one per conversation."""
 
     request = models.OneToOneField(SurveyRequest, on_delete=models.CASCADE, related_name="response")
-    conversation = models.OneToOneField("conversations.Conversation", on_delete=models.CASCADE, related_name="+")
+    conversation = models.OneToOneField(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="+"
+    )
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=4, choices=SurveyKind.choices)
     score = models.SmallIntegerField()
@@ -74,8 +89,12 @@ class SurveyResponse(models.Model):
     raw = models.TextField(blank=True)  # what the customer wrote, as written
     answered_at = models.DateTimeField(db_index=True)
     # Who held the conversation, for per-agent and per-team reports.
-    agent = models.ForeignKey("accounts.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    agent = models.ForeignKey(
+        "accounts.AgentProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"{self.kind} {self.score}"
@@ -84,7 +103,9 @@ class SurveyResponse(models.Model):
 class FcrRecord(models.Model):
     """First-contact resolution: resolved, then no reopen and no transfer within the configured days."""
 
-    conversation = models.OneToOneField("conversations.Conversation", on_delete=models.CASCADE, related_name="+")
+    conversation = models.OneToOneField(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="+"
+    )
     resolved_at = models.DateTimeField()
     check_at = models.DateTimeField()
     checked = models.BooleanField(default=False)

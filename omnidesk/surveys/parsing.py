@@ -26,7 +26,25 @@ WORDS = {
 KEYCAPS = {f"{d}\ufe0f\u20e3": d for d in range(10)} | {f"{d}\u20e3": d for d in range(10)} | {"🔟": 10}
 STARS = "★⭐🌟"
 # Faces read only as a satisfaction score (1–5).
-FACES = {"😡": 1, "😠": 1, "🤬": 1, "😞": 2, "🙁": 2, "😕": 2, "☹": 2, "😐": 3, "😶": 3, "🙂": 4, "😊": 4, "😀": 5, "😃": 5, "😄": 5, "😁": 5, "😍": 5, "🤩": 5}
+FACES = {
+    "😡": 1,
+    "😠": 1,
+    "🤬": 1,
+    "😞": 2,
+    "🙁": 2,
+    "😕": 2,
+    "☹": 2,
+    "😐": 3,
+    "😶": 3,
+    "🙂": 4,
+    "😊": 4,
+    "😀": 5,
+    "😃": 5,
+    "😄": 5,
+    "😁": 5,
+    "😍": 5,
+    "🤩": 5,
+}
 PAYLOAD = re.compile(r"^survey:(\d{1,2})$")
 LEADING = re.compile(r"^\s*(\d{1,2})(?:\s*/\s*(\d{1,2}))?(?!\d)(.*)$", re.S)
 ALTERNATIVE = re.compile(r"^\s*(?:or|o|oppure|lub|albo|或|到|~|-|–|to)\s*\d+\s*$", re.I)
@@ -66,7 +84,7 @@ def parse(kind: str, text: str, quick_reply: str = "") -> Answer | None:
 def _leading(kind: str, text: str, high: int) -> tuple[int, str] | None:
     for cap, value in KEYCAPS.items():
         if text.startswith(cap):
-            return value, text[len(cap):]
+            return value, text[len(cap) :]
     if m := LEADING.match(text):
         score, over, rest = int(m.group(1)), m.group(2), m.group(3)
         if over is not None and int(over) != high:

@@ -5,181 +5,460 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('contacts', '0001_initial'),
-        ('conversations', '0003_inbox_moved'),
-        ('inboxes', '0002_table_and_health'),
+        ("accounts", "0001_initial"),
+        ("contacts", "0001_initial"),
+        ("conversations", "0003_inbox_moved"),
+        ("inboxes", "0002_table_and_health"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ChannelRate',
+            name="ChannelRate",
             fields=[
-                ('inbox', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='inboxes.inbox')),
-                ('per_second', models.FloatField(verbose_name='messages per second')),
+                (
+                    "inbox",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="inboxes.inbox",
+                    ),
+                ),
+                ("per_second", models.FloatField(verbose_name="messages per second")),
             ],
         ),
         migrations.CreateModel(
-            name='SendAllowance',
+            name="SendAllowance",
             fields=[
-                ('key', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('tokens', models.FloatField(default=0)),
-                ('updated_at', models.FloatField(default=0)),
+                ("key", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("tokens", models.FloatField(default=0)),
+                ("updated_at", models.FloatField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('kind', models.CharField(choices=[('one_off', 'One-off, now'), ('scheduled', 'Scheduled'), ('triggered', 'Triggered by an event')], max_length=10, verbose_name='kind')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('scheduled', 'Scheduled'), ('running', 'Running'), ('active', 'Active (waiting for events)'), ('paused', 'Paused'), ('done', 'Done'), ('failed', 'Failed')], default='draft', max_length=10, verbose_name='status')),
-                ('audience', models.JSONField(blank=True, default=dict, verbose_name='audience')),
-                ('scheduled_at', models.DateTimeField(blank=True, null=True, verbose_name='send at')),
-                ('trigger_event', models.CharField(blank=True, db_index=True, max_length=64, verbose_name='triggered by event')),
-                ('stop_event', models.CharField(blank=True, max_length=64, verbose_name='stop the series on event')),
-                ('stop_on_reply', models.BooleanField(default=True, verbose_name='stop the series when the customer replies')),
-                ('marketing', models.BooleanField(default=True, help_text='Transactional messages (an order shipped) need no consent; an opt-out always stops both.', verbose_name="marketing (needs the contact's consent)")),
-                ('quiet_start', models.TimeField(blank=True, null=True, verbose_name='quiet hours from')),
-                ('quiet_end', models.TimeField(blank=True, null=True, verbose_name='quiet hours until')),
-                ('time_zone', models.CharField(default='UTC', max_length=64, verbose_name='time zone for contacts without one')),
-                ('error', models.TextField(blank=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('materialized_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('dispatching_until', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('inbox', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inboxes.inbox', verbose_name='channel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("one_off", "One-off, now"),
+                            ("scheduled", "Scheduled"),
+                            ("triggered", "Triggered by an event"),
+                        ],
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("scheduled", "Scheduled"),
+                            ("running", "Running"),
+                            ("active", "Active (waiting for events)"),
+                            ("paused", "Paused"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="draft",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("audience", models.JSONField(blank=True, default=dict, verbose_name="audience")),
+                ("scheduled_at", models.DateTimeField(blank=True, null=True, verbose_name="send at")),
+                (
+                    "trigger_event",
+                    models.CharField(
+                        blank=True, db_index=True, max_length=64, verbose_name="triggered by event"
+                    ),
+                ),
+                (
+                    "stop_event",
+                    models.CharField(blank=True, max_length=64, verbose_name="stop the series on event"),
+                ),
+                (
+                    "stop_on_reply",
+                    models.BooleanField(
+                        default=True, verbose_name="stop the series when the customer replies"
+                    ),
+                ),
+                (
+                    "marketing",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Transactional messages (an order shipped) need no consent; an opt-out always stops both.",
+                        verbose_name="marketing (needs the contact's consent)",
+                    ),
+                ),
+                ("quiet_start", models.TimeField(blank=True, null=True, verbose_name="quiet hours from")),
+                ("quiet_end", models.TimeField(blank=True, null=True, verbose_name="quiet hours until")),
+                (
+                    "time_zone",
+                    models.CharField(
+                        default="UTC", max_length=64, verbose_name="time zone for contacts without one"
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("materialized_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("dispatching_until", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "inbox",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="inboxes.inbox",
+                        verbose_name="channel",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Macro',
+            name="Macro",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('actions', models.JSONField(blank=True, default=list, verbose_name='actions')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='macros', to='accounts.agentprofile')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("actions", models.JSONField(blank=True, default=list, verbose_name="actions")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="macros",
+                        to="accounts.agentprofile",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Rule',
+            name="Rule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('enabled', models.BooleanField(default=True, verbose_name='enabled')),
-                ('position', models.PositiveIntegerField(default=0, verbose_name='position')),
-                ('event', models.CharField(choices=[('conversation_created', 'Conversation created'), ('message_received', 'Customer message received'), ('status_changed', 'Status changed'), ('assignment_changed', 'Assignment changed'), ('sla_warning', 'SLA warning'), ('sla_breach', 'SLA breach'), ('survey_answered', 'Survey answered'), ('pending_for', 'Pending (waiting on the customer) for a time'), ('no_reply_for', 'No reply to the customer for a time')], max_length=24, verbose_name='when')),
-                ('mode', models.CharField(choices=[('once', 'Once per conversation'), ('every', 'Every time')], default='every', max_length=8, verbose_name='runs')),
-                ('wait_minutes', models.PositiveIntegerField(default=0, verbose_name='wait (minutes)')),
-                ('business_time', models.BooleanField(default=False, verbose_name='count business hours only')),
-                ('conditions', models.JSONField(blank=True, default=dict, verbose_name='conditions')),
-                ('actions', models.JSONField(blank=True, default=list, verbose_name='actions')),
-                ('secret_encrypted', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("enabled", models.BooleanField(default=True, verbose_name="enabled")),
+                ("position", models.PositiveIntegerField(default=0, verbose_name="position")),
+                (
+                    "event",
+                    models.CharField(
+                        choices=[
+                            ("conversation_created", "Conversation created"),
+                            ("message_received", "Customer message received"),
+                            ("status_changed", "Status changed"),
+                            ("assignment_changed", "Assignment changed"),
+                            ("sla_warning", "SLA warning"),
+                            ("sla_breach", "SLA breach"),
+                            ("survey_answered", "Survey answered"),
+                            ("pending_for", "Pending (waiting on the customer) for a time"),
+                            ("no_reply_for", "No reply to the customer for a time"),
+                        ],
+                        max_length=24,
+                        verbose_name="when",
+                    ),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("once", "Once per conversation"), ("every", "Every time")],
+                        default="every",
+                        max_length=8,
+                        verbose_name="runs",
+                    ),
+                ),
+                ("wait_minutes", models.PositiveIntegerField(default=0, verbose_name="wait (minutes)")),
+                (
+                    "business_time",
+                    models.BooleanField(default=False, verbose_name="count business hours only"),
+                ),
+                ("conditions", models.JSONField(blank=True, default=dict, verbose_name="conditions")),
+                ("actions", models.JSONField(blank=True, default=list, verbose_name="actions")),
+                ("secret_encrypted", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['position', 'id'],
-                'indexes': [models.Index(fields=['enabled', 'event'], name='rule_enabled_event')],
+                "ordering": ["position", "id"],
+                "indexes": [models.Index(fields=["enabled", "event"], name="rule_enabled_event")],
             },
         ),
         migrations.CreateModel(
-            name='SavedReply',
+            name="SavedReply",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('text', models.TextField(verbose_name='text')),
-                ('translations', models.JSONField(blank=True, default=dict, verbose_name='translations')),
-                ('template', models.JSONField(blank=True, default=dict, verbose_name='template outside the reply window')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.agentprofile')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("text", models.TextField(verbose_name="text")),
+                ("translations", models.JSONField(blank=True, default=dict, verbose_name="translations")),
+                (
+                    "template",
+                    models.JSONField(
+                        blank=True, default=dict, verbose_name="template outside the reply window"
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.agentprofile",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'saved replies',
-                'ordering': ['name', 'id'],
+                "verbose_name_plural": "saved replies",
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='CampaignStep',
+            name="CampaignStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('delay_minutes', models.PositiveIntegerField(default=0, verbose_name='delay (minutes)')),
-                ('text', models.TextField(verbose_name='text')),
-                ('translations', models.JSONField(blank=True, default=dict, verbose_name='translations')),
-                ('template', models.JSONField(blank=True, default=dict, verbose_name='template')),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='automation.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                ("delay_minutes", models.PositiveIntegerField(default=0, verbose_name="delay (minutes)")),
+                ("text", models.TextField(verbose_name="text")),
+                ("translations", models.JSONField(blank=True, default=dict, verbose_name="translations")),
+                ("template", models.JSONField(blank=True, default=dict, verbose_name="template")),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="automation.campaign",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['campaign', 'position'],
-                'constraints': [models.UniqueConstraint(fields=('campaign', 'position'), name='campaignstep_position')],
+                "ordering": ["campaign", "position"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("campaign", "position"), name="campaignstep_position")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ContactEvent',
+            name="ContactEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64)),
-                ('key', models.CharField(max_length=128)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('occurred_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='contacts.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=64)),
+                ("key", models.CharField(max_length=128)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("occurred_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="contacts.contact",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['contact', 'name', 'occurred_at'], name='contactevent_contact')],
-                'constraints': [models.UniqueConstraint(fields=('name', 'key'), name='contactevent_once')],
+                "indexes": [
+                    models.Index(fields=["contact", "name", "occurred_at"], name="contactevent_contact")
+                ],
+                "constraints": [models.UniqueConstraint(fields=("name", "key"), name="contactevent_once")],
             },
         ),
         migrations.CreateModel(
-            name='Recipient',
+            name="Recipient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('step', models.PositiveSmallIntegerField(default=0)),
-                ('occurrence', models.CharField(blank=True, default='', max_length=40)),
-                ('state', models.CharField(choices=[('pending', 'Waiting'), ('sent', 'Sent'), ('skipped', 'Skipped'), ('failed', 'Failed'), ('stopped', 'Series stopped')], default='pending', max_length=8)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('due_at', models.DateTimeField()),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('opted_out_at', models.DateTimeField(blank=True, null=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recipients', to='automation.campaign')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.contact')),
-                ('conversation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='conversations.conversation')),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='conversations.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("step", models.PositiveSmallIntegerField(default=0)),
+                ("occurrence", models.CharField(blank=True, default="", max_length=40)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting"),
+                            ("sent", "Sent"),
+                            ("skipped", "Skipped"),
+                            ("failed", "Failed"),
+                            ("stopped", "Series stopped"),
+                        ],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                ("due_at", models.DateTimeField()),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("opted_out_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recipients",
+                        to="automation.campaign",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.contact"
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="conversations.conversation",
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="conversations.message",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('state', 'pending')), fields=['campaign', 'due_at', 'id'], name='recipient_due'), models.Index(fields=['conversation'], name='recipient_conversation')],
-                'constraints': [models.UniqueConstraint(fields=('campaign', 'contact', 'step', 'occurrence'), name='recipient_once')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("state", "pending")),
+                        fields=["campaign", "due_at", "id"],
+                        name="recipient_due",
+                    ),
+                    models.Index(fields=["conversation"], name="recipient_conversation"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("campaign", "contact", "step", "occurrence"), name="recipient_once"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RuleRun',
+            name="RuleRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rule_name', models.CharField(max_length=100)),
-                ('event', models.CharField(choices=[('conversation_created', 'Conversation created'), ('message_received', 'Customer message received'), ('status_changed', 'Status changed'), ('assignment_changed', 'Assignment changed'), ('sla_warning', 'SLA warning'), ('sla_breach', 'SLA breach'), ('survey_answered', 'Survey answered'), ('pending_for', 'Pending (waiting on the customer) for a time'), ('no_reply_for', 'No reply to the customer for a time')], max_length=24)),
-                ('once', models.BooleanField(default=False)),
-                ('outcome', models.CharField(choices=[('done', 'Done'), ('partial', 'Partly done'), ('failed', 'Failed'), ('stopped', 'Stopped: fired too often')], max_length=8)),
-                ('results', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rule_runs', to='conversations.conversation')),
-                ('rule', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='automation.rule')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rule_name", models.CharField(max_length=100)),
+                (
+                    "event",
+                    models.CharField(
+                        choices=[
+                            ("conversation_created", "Conversation created"),
+                            ("message_received", "Customer message received"),
+                            ("status_changed", "Status changed"),
+                            ("assignment_changed", "Assignment changed"),
+                            ("sla_warning", "SLA warning"),
+                            ("sla_breach", "SLA breach"),
+                            ("survey_answered", "Survey answered"),
+                            ("pending_for", "Pending (waiting on the customer) for a time"),
+                            ("no_reply_for", "No reply to the customer for a time"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("once", models.BooleanField(default=False)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("done", "Done"),
+                            ("partial", "Partly done"),
+                            ("failed", "Failed"),
+                            ("stopped", "Stopped: fired too often"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("results", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(db_index=True)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rule_runs",
+                        to="conversations.conversation",
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="runs",
+                        to="automation.rule",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['conversation', '-created_at'], name='rulerun_conv')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('once', True)), fields=('rule', 'conversation'), name='rulerun_once')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["conversation", "-created_at"], name="rulerun_conv")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("once", True)),
+                        fields=("rule", "conversation"),
+                        name="rulerun_once",
+                    )
+                ],
             },
         ),
     ]

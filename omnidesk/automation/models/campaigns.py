@@ -38,7 +38,9 @@ class Campaign(models.Model):
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=10, choices=CampaignKind.choices)
     status = models.CharField(_("status"), max_length=10, choices=CampaignStatus.choices, default="draft")
-    inbox = models.ForeignKey("inboxes.Inbox", on_delete=models.PROTECT, related_name="+", verbose_name=_("channel"))
+    inbox = models.ForeignKey(
+        "inboxes.Inbox", on_delete=models.PROTECT, related_name="+", verbose_name=_("channel")
+    )
     audience = models.JSONField(_("audience"), default=dict, blank=True)
     scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
     trigger_event = models.CharField(_("triggered by event"), max_length=64, blank=True, db_index=True)
@@ -47,7 +49,9 @@ class Campaign(models.Model):
     marketing = models.BooleanField(
         _("marketing (needs the contact's consent)"),
         default=True,
-        help_text=_("Transactional messages (an order shipped) need no consent; an opt-out always stops both."),
+        help_text=_(
+            "Transactional messages (an order shipped) need no consent; an opt-out always stops both."
+        ),
     )
     quiet_start = models.TimeField(_("quiet hours from"), null=True, blank=True)
     quiet_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
@@ -129,7 +133,9 @@ class Recipient(models.Model):
 class ChannelRate(models.Model):
     """How many messages a second an inbox's provider takes (its throughput limit), for campaigns."""
 
-    inbox = models.OneToOneField("inboxes.Inbox", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    inbox = models.OneToOneField(
+        "inboxes.Inbox", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
     per_second = models.FloatField(_("messages per second"))
 
     def __str__(self) -> str:

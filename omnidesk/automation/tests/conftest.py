@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django_tasks_db.models import DBTaskResult
 from django.utils.module_loading import import_string
+from django_tasks_db.models import DBTaskResult
 
 from omnidesk.automation import engine
 

@@ -20,7 +20,7 @@ from omnidesk.conversations.constants import DeliveryStatus, Status
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.inboxes.contract import IdentityClaim
-from omnidesk.testing.factories import inbound, make_inbox
+from omnidesk.testing.factories import inbound
 
 from .conftest import run_tasks
 
@@ -28,7 +28,9 @@ pytestmark = pytest.mark.django_db
 
 
 def contact(n: int, inbox, **consent_):
-    made = do_create_contact([IdentityClaim("external", f"cust-{n}", scope=str(inbox.uuid), verified=True)], name=f"C{n}")
+    made = do_create_contact(
+        [IdentityClaim("external", f"cust-{n}", scope=str(inbox.uuid), verified=True)], name=f"C{n}"
+    )
     if consent_:
         made.consent = {inbox.kind: consent_}
         made.save(update_fields=["consent"])
@@ -36,7 +38,13 @@ def contact(n: int, inbox, **consent_):
 
 
 def campaign(inbox, **fields) -> Campaign:
-    data = {"name": "Spring", "kind": "one_off", "inbox": inbox, "steps": [{"text": "Hello {contact_name}, spring sale!"}], "marketing": True}
+    data = {
+        "name": "Spring",
+        "kind": "one_off",
+        "inbox": inbox,
+        "steps": [{"text": "Hello {contact_name}, spring sale!"}],
+        "marketing": True,
+    }
     return campaigns.check_save_campaign({**data, **fields})
 
 
@@ -72,10 +80,14 @@ def test_a_transactional_campaign_needs_no_consent_but_respects_an_opt_out(api_i
 
 def test_stop_as_a_reply_opts_out_of_that_channel_and_stops_the_series(api_inbox):
     customer = contact(1, api_inbox)
-    c = campaign(api_inbox, marketing=False, steps=[{"text": "Welcome!"}, {"text": "Day two", "delay_minutes": 1440}])
+    c = campaign(
+        api_inbox, marketing=False, steps=[{"text": "Welcome!"}, {"text": "Day two", "delay_minutes": 1440}]
+    )
     campaigns.start(c)
     campaigns.dispatch(c.pk)
-    received = inbound(api_inbox, "STOP", identities=[IdentityClaim("external", "cust-1", scope=str(api_inbox.uuid))])
+    received = inbound(
+        api_inbox, "STOP", identities=[IdentityClaim("external", "cust-1", scope=str(api_inbox.uuid))]
+    )
     process(received.message.pk)
     customer.refresh_from_db()
     assert consent.opted_out(customer, "api")
@@ -87,7 +99,16 @@ def test_stop_as_a_reply_opts_out_of_that_channel_and_stops_the_series(api_inbox
     assert campaigns.report(c)["opted_out"] == 2 - 1  # the one contact, counted once
 
 
-@pytest.mark.parametrize("text, word", [("stop", "stop"), ("Stop.", "stop"), ("退订", "stop"), ("START", "start"), ("please stop calling me about the order", "")])
+@pytest.mark.parametrize(
+    "text, word",
+    [
+        ("stop", "stop"),
+        ("Stop.", "stop"),
+        ("退订", "stop"),
+        ("START", "start"),
+        ("please stop calling me about the order", ""),
+    ],
+)
 def test_only_a_whole_message_keyword_is_one(text, word):
     assert consent.keyword(text) == word
 
@@ -98,7 +119,9 @@ def test_quiet_hours_wait_until_morning_in_the_contacts_zone_across_dst(api_inbo
     c = campaign(api_inbox, marketing=False, quiet_start=dt.time(21), quiet_end=dt.time(8))
     # Saturday 28 March 2026, 23:00 in Rome (CET); clocks go forward that night.
     night = dt.datetime(2026, 3, 28, 22, 0, tzinfo=dt.UTC)
-    assert campaigns.quiet_until(c, person, night) == dt.datetime(2026, 3, 29, 6, 0, tzinfo=dt.UTC)  # 08:00 CEST
+    assert campaigns.quiet_until(c, person, night) == dt.datetime(
+        2026, 3, 29, 6, 0, tzinfo=dt.UTC
+    )  # 08:00 CEST
     assert campaigns.quiet_until(c, person, dt.datetime(2026, 3, 29, 12, 0, tzinfo=dt.UTC)) is None
     person.time_zone = ""  # the campaign's zone
     assert campaigns.quiet_until(c, person, night) == dt.datetime(2026, 3, 29, 8, 0, tzinfo=dt.UTC)
@@ -109,7 +132,9 @@ def test_a_day_later_is_the_same_local_time_across_dst(api_inbox):
     person.time_zone = "Europe/Rome"
     c = campaign(api_inbox)
     saturday_ten = dt.datetime(2026, 3, 28, 9, 0, tzinfo=dt.UTC)  # 10:00 CET
-    assert campaigns.after_delay(c, person, saturday_ten, 1440) == dt.datetime(2026, 3, 29, 8, 0, tzinfo=dt.UTC)  # 10:00 CEST
+    assert campaigns.after_delay(c, person, saturday_ten, 1440) == dt.datetime(
+        2026, 3, 29, 8, 0, tzinfo=dt.UTC
+    )  # 10:00 CEST
     assert campaigns.after_delay(c, person, saturday_ten, 90) == saturday_ten + dt.timedelta(minutes=90)
 
 
@@ -124,7 +149,9 @@ def test_a_quiet_recipient_waits_and_the_rest_go(api_inbox):
     late = noon_utc + dt.timedelta(hours=1, minutes=30)
     assert campaigns.dispatch(c.pk, now_fn=lambda: late) == "idle"
     assert states(c)["C1"] == ("pending", "") and states(c)["C2"] == ("sent", "")
-    assert Recipient.objects.get(contact=night_owl).due_at == dt.datetime(2026, 6, 2, 0, 0, tzinfo=dt.UTC)  # 08:00 CST
+    assert Recipient.objects.get(contact=night_owl).due_at == dt.datetime(
+        2026, 6, 2, 0, 0, tzinfo=dt.UTC
+    )  # 08:00 CST
 
 
 def test_one_failing_recipient_never_stops_the_rest(api_inbox):
@@ -141,7 +168,11 @@ def test_one_failing_recipient_never_stops_the_rest(api_inbox):
 
     with mock.patch.object(campaigns, "send_one", flaky):
         assert campaigns.dispatch(c.pk) == "done"
-    assert states(c) == {"C1": ("sent", ""), "C2": ("failed", "internal error: RuntimeError"), "C3": ("sent", "")}
+    assert states(c) == {
+        "C1": ("sent", ""),
+        "C2": ("failed", "internal error: RuntimeError"),
+        "C3": ("sent", ""),
+    }
     report = campaigns.report(c)
     assert (report["sent"], report["failed"]) == (0, 1)  # nothing delivered yet: the two are queued
     assert report["queued"] == 2
@@ -178,7 +209,9 @@ def test_a_campaign_never_stays_scheduled_with_nobody_on_it(api_inbox, django_ca
     assert states(c) == {"C1": ("sent", "")}
 
 
-def test_a_business_event_starts_a_series_and_a_later_one_stops_it(api_inbox, client, admin_agent, django_capture_on_commit_callbacks):
+def test_a_business_event_starts_a_series_and_a_later_one_stops_it(
+    api_inbox, client, admin_agent, django_capture_on_commit_callbacks
+):
     c = campaign(
         api_inbox,
         kind="triggered",
@@ -189,7 +222,12 @@ def test_a_business_event_starts_a_series_and_a_later_one_stops_it(api_inbox, cl
     )
     campaigns.start(c)
     client.force_login(admin_agent.user)
-    body = {"event": "payment_due", "id": "inv-1", "identity": {"kind": "email", "value": "Ann@Example.com"}, "name": "Ann"}
+    body = {
+        "event": "payment_due",
+        "id": "inv-1",
+        "identity": {"kind": "email", "value": "Ann@Example.com"},
+        "name": "Ann",
+    }
     with django_capture_on_commit_callbacks(execute=True):
         first = client.post("/api/events", body, content_type="application/json")
     again = client.post("/api/events", body, content_type="application/json")
@@ -202,10 +240,18 @@ def test_a_business_event_starts_a_series_and_a_later_one_stops_it(api_inbox, cl
     run_tasks("dispatch_campaign")
     assert Recipient.objects.get(campaign=c, step=0).state == RecipientState.SENT
     assert Recipient.objects.get(campaign=c, step=1).state == RecipientState.PENDING
-    paid = client.post("/api/events", {"event": "payment_received", "id": "pay-1", "contact": str(ann.uuid)}, content_type="application/json")
+    paid = client.post(
+        "/api/events",
+        {"event": "payment_received", "id": "pay-1", "contact": str(ann.uuid)},
+        content_type="application/json",
+    )
     assert paid.status_code == 201
     assert Recipient.objects.get(campaign=c, step=1).state == RecipientState.STOPPED
-    bad = client.post("/api/events", {"event": "Bad Name!", "id": "x", "contact": str(ann.uuid)}, content_type="application/json")
+    bad = client.post(
+        "/api/events",
+        {"event": "Bad Name!", "id": "x", "contact": str(ann.uuid)},
+        content_type="application/json",
+    )
     assert bad.status_code == 422
 
 
@@ -216,7 +262,11 @@ def test_a_reply_lands_in_the_campaign_conversation_and_counts(api_inbox):
     campaigns.dispatch(c.pk)
     sent = Message.objects.get(meta__campaign=c.pk)
     Message.objects.filter(pk=sent.pk).update(status=DeliveryStatus.READ)
-    reply = inbound(api_inbox, "Do you ship to Malta?", identities=[IdentityClaim("external", "cust-1", scope=str(api_inbox.uuid))])
+    reply = inbound(
+        api_inbox,
+        "Do you ship to Malta?",
+        identities=[IdentityClaim("external", "cust-1", scope=str(api_inbox.uuid))],
+    )
     assert reply.message.conversation_id == sent.conversation_id
     assert Conversation.objects.get(pk=sent.conversation_id).status == Status.OPEN
     report = campaigns.report(c)
@@ -241,7 +291,14 @@ def test_the_campaign_screens(api_inbox, admin_agent, client, django_capture_on_
     contact(1, api_inbox)
     answer = client.post(
         reverse("automation:campaign_new"),
-        {"name": "Launch", "kind": "one_off", "inbox": api_inbox.pk, "time_zone": "UTC", "step1_text": "We launched!", "stop_on_reply": "on"},
+        {
+            "name": "Launch",
+            "kind": "one_off",
+            "inbox": api_inbox.pk,
+            "time_zone": "UTC",
+            "step1_text": "We launched!",
+            "stop_on_reply": "on",
+        },
     )
     assert answer.status_code == 302
     c = Campaign.objects.get()

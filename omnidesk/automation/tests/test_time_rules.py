@@ -32,14 +32,23 @@ def test_no_reply_for_two_business_hours_falls_due_across_the_dst_weekend(settin
     team = Team.objects.create(name="Rome", business_hours=ROME_OFFICE)
     inbox = make_inbox("api", default_team=team)
     actions.check_save_rule(
-        {"name": "chase", "event": Event.NO_REPLY_FOR, "wait_minutes": 120, "business_time": True, "conditions": {}, "actions": [{"type": "add_tags", "tags": ["waiting"]}]}
+        {
+            "name": "chase",
+            "event": Event.NO_REPLY_FOR,
+            "wait_minutes": 120,
+            "business_time": True,
+            "conditions": {},
+            "actions": [{"type": "add_tags", "tags": ["waiting"]}],
+        }
     )
     message = write(inbox, "Anyone there?")
     # Friday 27 March 2026, 16:30 in Rome (CET, UTC+1); the clocks go forward on Sunday 29 March.
     friday = dt.datetime(2026, 3, 27, 15, 30, tzinfo=dt.UTC)
     type(message).objects.filter(pk=message.pk).update(created_at=friday)
     DBTaskResult.objects.all().delete()
-    conversation = Conversation.objects.select_related("current_inbox", "team").get(pk=message.conversation_id)
+    conversation = Conversation.objects.select_related("current_inbox", "team").get(
+        pk=message.conversation_id
+    )
     timers.start(Event.NO_REPLY_FOR, conversation, friday)
     [(run_after, args)] = timer_jobs()
     # 30 minutes on Friday, 90 on Monday from 09:00 CEST (UTC+2): 10:30 CEST = 08:30 UTC, not 09:30.
@@ -51,10 +60,18 @@ def test_no_reply_for_two_business_hours_falls_due_across_the_dst_weekend(settin
     assert timers.check(*args, now=run_after + dt.timedelta(minutes=5)) == "fired 0"  # a duplicate task
 
 
-def test_pending_for_48_hours_fires_once_and_not_after_the_customer_answers(agent, django_capture_on_commit_callbacks):
+def test_pending_for_48_hours_fires_once_and_not_after_the_customer_answers(
+    agent, django_capture_on_commit_callbacks
+):
     inbox = make_inbox("api")
     actions.check_save_rule(
-        {"name": "close idle", "event": Event.PENDING_FOR, "wait_minutes": 48 * 60, "conditions": {}, "actions": [{"type": "resolve"}]}
+        {
+            "name": "close idle",
+            "event": Event.PENDING_FOR,
+            "wait_minutes": 48 * 60,
+            "conditions": {},
+            "actions": [{"type": "resolve"}],
+        }
     )
     first = Conversation.objects.get(pk=write(inbox, customer="a").conversation_id)
     second = Conversation.objects.get(pk=write(inbox, customer="b").conversation_id)
@@ -81,7 +98,13 @@ def test_a_rule_saved_later_starts_clocks_on_what_already_waits(agent, django_ca
     DBTaskResult.objects.all().delete()
     with django_capture_on_commit_callbacks(execute=True):
         actions.check_save_rule(
-            {"name": "chase", "event": Event.NO_REPLY_FOR, "wait_minutes": 60, "conditions": {}, "actions": [{"type": "add_tags", "tags": ["late"]}]}
+            {
+                "name": "chase",
+                "event": Event.NO_REPLY_FOR,
+                "wait_minutes": 60,
+                "conditions": {},
+                "actions": [{"type": "add_tags", "tags": ["late"]}],
+            }
         )
     assert run_tasks("schedule_timers") == [1]
     assert len(timer_jobs()) == 1

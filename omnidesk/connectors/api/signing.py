@@ -10,4 +10,11 @@ from omnidesk.inboxes.signing import (
     signed_headers,
 )
 
-__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "TOLERANCE_SECONDS", "check_signature", "sign", "signed_headers"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "TOLERANCE_SECONDS",
+    "check_signature",
+    "sign",
+    "signed_headers",
+]

@@ -69,7 +69,11 @@ def test_answers_as_customers_type_them(kind, text, score, comment):
 @pytest.fixture
 def chirp():
     register_chirp()
-    inbox = make_inbox("chirp", settings={"api_base": "https://api.chirp.test/", "account": "acme"}, secrets={"app_secret": "x", "verify_token": "y", "api_token": "z"})
+    inbox = make_inbox(
+        "chirp",
+        settings={"api_base": "https://api.chirp.test/", "account": "acme"},
+        secrets={"app_secret": "x", "verify_token": "y", "api_token": "z"},
+    )
     yield inbox
     contract._REGISTRY.pop("chirp", None)
 
@@ -77,7 +81,9 @@ def chirp():
 def served(inbox, text="Hi, my parcel is late", *, kind="phone", value=PHONE, agent=None) -> Conversation:
     received = inbound(inbox, text, identities=[IdentityClaim(kind, value)] if kind == "phone" else None)
     process(received.message.pk)
-    conversation = Conversation.objects.select_related("contact", "current_inbox").get(pk=received.message.conversation_id)
+    conversation = Conversation.objects.select_related("contact", "current_inbox").get(
+        pk=received.message.conversation_id
+    )
     spine.send_message(conversation, inbox=inbox, text="It is on its way.", agent=agent)
     return conversation
 
@@ -94,7 +100,9 @@ def write(inbox, text, value=PHONE) -> Message:
     return Message.objects.get(pk=received.message.pk)
 
 
-def test_an_sms_like_answer_is_recorded_in_the_surveyed_conversation_without_reopening_it(chirp, agent, django_capture_on_commit_callbacks):
+def test_an_sms_like_answer_is_recorded_in_the_surveyed_conversation_without_reopening_it(
+    chirp, agent, django_capture_on_commit_callbacks
+):
     SurveyConfig.objects.create(enabled=True, kind="csat")
     conversation = served(chirp, agent=agent)
     assert resolve(conversation, agent, django_capture_on_commit_callbacks) == ["sent"]
@@ -102,7 +110,11 @@ def test_an_sms_like_answer_is_recorded_in_the_surveyed_conversation_without_reo
     assert "Reply with a number from 1 to 5" in question.text
     answer = write(chirp, "4 - quick but the agent was curt")
     response = SurveyResponse.objects.get()
-    assert (response.score, response.comment, response.channel) == (4, "quick but the agent was curt", "chirp")
+    assert (response.score, response.comment, response.channel) == (
+        4,
+        "quick but the agent was curt",
+        "chirp",
+    )
     assert answer.conversation_id == conversation.pk  # moved in: no half-made conversation left
     assert Conversation.objects.count() == 1
     conversation.refresh_from_db()
@@ -133,7 +145,9 @@ def test_an_answer_after_the_window_is_not_counted(chirp, agent, django_capture_
 
 
 def test_a_template_goes_when_the_reply_window_has_closed(chirp, agent, django_capture_on_commit_callbacks):
-    SurveyConfig.objects.create(enabled=True, kind="csat", template={"name": "csat_v1", "parameters": ["{contact_name}", "{link}"]})
+    SurveyConfig.objects.create(
+        enabled=True, kind="csat", template={"name": "csat_v1", "parameters": ["{contact_name}", "{link}"]}
+    )
     conversation = served(chirp, agent=agent)
     Message.objects.filter(direction="in").update(created_at=timezone.now() - dt.timedelta(hours=30))
     assert resolve(conversation, agent, django_capture_on_commit_callbacks) == ["sent"]
@@ -149,7 +163,9 @@ def test_a_template_goes_when_the_reply_window_has_closed(chirp, agent, django_c
     assert b'"template": {"name": "csat_v1"' in route.calls[-1].request.content
 
 
-def test_without_a_template_the_survey_is_not_sent_and_says_why(chirp, agent, django_capture_on_commit_callbacks):
+def test_without_a_template_the_survey_is_not_sent_and_says_why(
+    chirp, agent, django_capture_on_commit_callbacks
+):
     SurveyConfig.objects.create(enabled=True, kind="csat")
     conversation = served(chirp, agent=agent)
     Message.objects.filter(direction="in").update(created_at=timezone.now() - dt.timedelta(hours=30))
@@ -160,19 +176,28 @@ def test_without_a_template_the_survey_is_not_sent_and_says_why(chirp, agent, dj
 def test_the_chat_widget_gets_buttons_and_a_button_answers(agent, django_capture_on_commit_callbacks):
     SurveyConfig.objects.create(enabled=True, kind="ces")
     inbox = make_inbox("webchat", settings={})
-    received = inbound(inbox, "hello", identities=[IdentityClaim("webchat", "visitor-1", scope=str(inbox.uuid))])
+    received = inbound(
+        inbox, "hello", identities=[IdentityClaim("webchat", "visitor-1", scope=str(inbox.uuid))]
+    )
     process(received.message.pk)
     conversation = Conversation.objects.select_related("contact", "current_inbox").get()
     spine.send_message(conversation, inbox=inbox, text="Done!", agent=agent)
     resolve(conversation, agent, django_capture_on_commit_callbacks)
     card = Message.objects.get(meta__survey__isnull=False)
     assert [b["label"] for b in card.meta["quick_replies"]] == [str(n) for n in range(1, 8)]
-    click = inbound(inbox, "6", identities=[IdentityClaim("webchat", "visitor-1", scope=str(inbox.uuid))], metadata={"quick_reply": "survey:6"})
+    click = inbound(
+        inbox,
+        "6",
+        identities=[IdentityClaim("webchat", "visitor-1", scope=str(inbox.uuid))],
+        metadata={"quick_reply": "survey:6"},
+    )
     process(click.message.pk)
     assert SurveyResponse.objects.get().score == 6
 
 
-def test_an_email_link_opens_the_page_in_the_customers_language(api_inbox, agent, client, django_capture_on_commit_callbacks):
+def test_an_email_link_opens_the_page_in_the_customers_language(
+    api_inbox, agent, client, django_capture_on_commit_callbacks
+):
     SurveyConfig.objects.create(enabled=True, kind="nps")
     received = inbound(api_inbox, "Buongiorno, dov'è il mio ordine? Grazie mille")
     process(received.message.pk)
@@ -195,7 +220,12 @@ def test_an_email_link_opens_the_page_in_the_customers_language(api_inbox, agent
 def test_a_low_score_runs_the_follow_up_rule(chirp, agent, django_capture_on_commit_callbacks):
     SurveyConfig.objects.create(enabled=True, kind="csat")
     automation.check_save_rule(
-        {"name": "Detractor", "event": Event.SURVEY_ANSWERED, "conditions": {"score_max": 2}, "actions": [{"type": "add_tags", "tags": ["unhappy"]}, {"type": "set_status", "status": "open"}]}
+        {
+            "name": "Detractor",
+            "event": Event.SURVEY_ANSWERED,
+            "conditions": {"score_max": 2},
+            "actions": [{"type": "add_tags", "tags": ["unhappy"]}, {"type": "set_status", "status": "open"}],
+        }
     )
     conversation = served(chirp, agent=agent)
     resolve(conversation, agent, django_capture_on_commit_callbacks)
