@@ -230,9 +230,9 @@ def test_the_conversation_a_message_joins_is_read_as_the_orm_reads_it(api_inbox)
 
 
 def test_process_inbound_reads_the_message_as_the_orm_reads_it(api_inbox):
-    """inbound._read: one hand-written join, every field of the message, its conversation and its inbox
+    """queries.message_for_processing: one hand-written join, every field of the message, its conversation and its inbox
     with the model's types, as select_related gives them."""
-    from omnidesk.conversations.inbound import _read
+    from omnidesk.conversations.queries import message_for_processing as _read
 
     received = inbound(api_inbox, "Ciao, la mia carta non funziona", contact_name="Ada", language="it")
     Conversation.objects.filter(pk=received.message.conversation_id).update(subject="Carta")
