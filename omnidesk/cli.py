@@ -36,13 +36,11 @@ def _setup() -> None:
 def _freeze_startup_heap(*, web: bool) -> None:
     """Take everything loaded at start-up out of the garbage collector's sight (gc.freeze).
 
-    A long-running process's oldest generation is mostly Django itself: modules, models, URL patterns,
-    templates, translations. Each full collection walked all of it while holding the GIL: 130–220 ms
-    pauses in the web process at 100 chat messages/s, the largest part of the chat benchmark's tail
-    (docs/benchmarks-webchat.md); frozen, 60–90 ms. Frozen objects are still freed by reference
-    counting; only a cycle among them would never be collected, and start-up builds none that later
-    becomes garbage. (Larger thresholds were tried and were worse: each message leaves cyclic garbage,
-    so rarer collections are longer ones.)"""
+    A long-running process's oldest generation is mostly Django itself (modules, models, URL patterns,
+    templates, translations); each full collection walked all of it while holding the GIL, the largest part of
+    the chat benchmark's tail (docs/benchmarks-webchat.md has the pauses before and after). Frozen objects are
+    still freed by reference counting; only a cycle among them would never be collected, and start-up builds
+    none that later becomes garbage."""
     import gc
 
     if web:

@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from omnidesk.contacts.actions import (
     IdentityTaken,
@@ -48,7 +48,9 @@ class IdentityIn(InputSchema):
     kind: IdentityKindName
     value: str = Field(min_length=1, max_length=255)
     scope: str = Field(default="", max_length=128)
-    verified: bool = Field(default=False, description="true only when you have checked the customer owns it")
+    verified: StrictBool = Field(
+        default=False, description="true only when you have checked the customer owns it"
+    )
 
 
 class IdentityOut(Schema):
@@ -63,7 +65,7 @@ class ContactCreate(InputSchema):
     language: LanguageTag = ""
     time_zone: TimeZoneName = ""
     company: str = Field(default="", max_length=200)
-    vip: bool = False
+    vip: StrictBool = False
     attributes: Attributes = Field(default_factory=dict)
     identities: list[IdentityIn] = Field(default_factory=list, max_length=20)
 
@@ -75,7 +77,7 @@ class ContactUpdate(InputSchema):
     language: LanguageTag = None  # type: ignore[assignment]
     time_zone: TimeZoneName = None  # type: ignore[assignment]
     company: str = Field(default=None, max_length=200)  # type: ignore[assignment]
-    vip: bool = None  # type: ignore[assignment]
+    vip: StrictBool = None  # type: ignore[assignment]
     attributes: Attributes = None  # type: ignore[assignment]
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from django.utils import timezone
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from omnidesk.accounts.models import AgentProfile, Team
 from omnidesk.conversations.constants import Priority
@@ -17,6 +17,7 @@ from .errors import dumps_size
 
 # Free-form JSON (contact attributes) stays small: it is read on every contact screen.
 MAX_ATTRIBUTES_BYTES = 16_384
+NUMBER_RE = re.compile(r"\s*[-+]?[\d.]+(e[-+]?\d+)?\s*", re.IGNORECASE)
 LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 PRIORITY_NAMES = {
@@ -52,6 +53,15 @@ def _attributes(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _iso_time(value: Any) -> Any:
+    """A time given as text in ISO 8601 (or a datetime); a bare number would be read as a Unix time."""
+    if isinstance(value, (int, float)) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[-+]?[\d.]+(e[-+]?\d+)?\s*", value, re.I)
+    ):
+        raise ValueError("give a time in ISO 8601, such as 2026-01-31T12:00:00Z")
+    return value
+
+
 def aware(value: dt.datetime) -> dt.datetime:
     """The time in UTC; one without a zone is read as UTC. Refuses times that leave the calendar in
     UTC (9999-12-31T23:00-05:00), which the database layer would fail to convert."""
@@ -66,7 +76,7 @@ def aware(value: dt.datetime) -> dt.datetime:
 LanguageTag = Annotated[str, Field(max_length=16), AfterValidator(_language)]
 TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_time_zone)]
 Attributes = Annotated[dict[str, Any], AfterValidator(_attributes)]
-AwareDatetime = Annotated[dt.datetime, AfterValidator(aware)]
+AwareDatetime = Annotated[dt.datetime, BeforeValidator(_iso_time), AfterValidator(aware)]
 DbId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
@@ -126,4 +136,11 @@ def team_ref(team: Team | None) -> TeamRef | None:
 
 
 # Documented error responses, so /api/docs shows the shape for every failure.
-COMMON_ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut, 429: ErrorOut}
+# 400: a value no part of the product can hold (a NUL character, a broken cursor), refused before validation.
+COMMON_ERRORS: dict[int, Any] = {
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    422: ValidationErrorOut,
+    429: ErrorOut,
+}

@@ -57,8 +57,8 @@ class Candidate:
 def config_for(inbox_id: int) -> BotConfig | None:
     """The inbox's enabled bot settings, if any.
 
-    Read for every customer message, usually to find none: a raw query costs a sixth of the ORM's
-    query building (bench/inbound).
+    Read for every customer message, usually to find none: a raw query skips the ORM's query building,
+    most of the cost of a one-row read (docs/benchmarks-inbound.md).
     """
     sql = f"SELECT * FROM {BotConfig._meta.db_table} WHERE inbox_id = %s AND enabled = %s"  # noqa: S608 - table name from model meta, values bound
     return next(iter(BotConfig.objects.raw(sql, [inbox_id, True])), None)

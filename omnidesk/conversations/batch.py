@@ -19,21 +19,20 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from omnidesk.contacts.actions import normalize_claims
 from omnidesk.contacts.models import Contact, ContactIdentity
-from omnidesk.db.rows import Columns, insert_instances, marks, table, update_instances, values_together
+from omnidesk.db.rows import insert_instances, update_instances
 from omnidesk.db.tasks import enqueue_many
 from omnidesk.inboxes.contract import IdentityClaim, InboundEvent
 from omnidesk.inboxes.models import Inbox
 
 from . import events as realtime
-from . import rules
-from .constants import ACTIVE_STATUSES
+from . import queries, rules
 from .errors import ActionError
-from .models import Attachment, Conversation, Message, Tag
+from .models import Attachment, Conversation, Message
 from .rules import IdentityKey
 from .tasks import fetch_media, process_inbound
 
@@ -104,64 +103,28 @@ class _Envelope:
     # --- reading ---------------------------------------------------------------------------------
 
     def _load(self, prepared: list[tuple[InboundEvent, list[IdentityClaim]]], since: dt.datetime) -> None:
-        # The reads of every message, written as SQL: compiling them with the ORM cost more CPU than the
-        # rest of a single message's work (docs/benchmarks-webchat.md). The rare ones stay in the ORM.
+        """Everything the envelope's events may need, in two round trips (queries.py): the stored external ids
+        and the identities' owners, then the candidate conversations and their tags."""
         external_ids = sorted({e.external_id for e, _ in prepared if e.external_id})
         # Every identity any event names, verified or not, grouped so each (kind, scope) is one index range.
         # Those of a redelivered event too: then this read needs nothing from the one before, and both go
-        # to the database together (one round trip); the extra owners are never asked for.
+        # to the database together; the extra owners are never asked for.
         values: dict[tuple[str, str], set[str]] = defaultdict(set)
         for _, claims in prepared:
             for c in claims:
                 values[(c.kind, c.scope)].add(c.value)
-        statements: list[tuple[str, list[Any]]] = []
-        if external_ids:
-            # Ids first, the rows only for the redelivered (rare): building model instances is most of a read.
-            statements.append(
-                (
-                    f"SELECT id FROM {table(Message)} WHERE inbox_id = %s "  # noqa: S608  (names from our models, values bound)
-                    f"AND external_id IN ({marks(external_ids)})",
-                    [self.inbox.pk, *external_ids],
-                )
-            )
-        contact = Columns.of(Contact, "c")
-        if values:
-            where: list[str] = []
-            params: list[Any] = []
-            for (kind, scope), vals in values.items():
-                where.append(f"(i.kind = %s AND i.scope = %s AND i.value IN ({marks(vals)}))")
-                params += [kind, scope, *sorted(vals)]
-            statements.append(
-                (
-                    f"SELECT i.kind, i.scope, i.value, {contact.sql} "  # noqa: S608  (names from our models, values bound)
-                    f"FROM {table(ContactIdentity)} i "
-                    f"INNER JOIN {table(Contact)} c ON c.id = i.contact_id WHERE {' OR '.join(where)}",
-                    params,
-                )
-            )
-        results = values_together(statements)
-        found = results.pop(0) if external_ids else []
+        found, owners = queries.stored_and_owners(self.inbox.pk, external_ids, values)
         if found:
-            redelivered = Message.objects.filter(pk__in=[r[0] for r in found])
+            # The rows only for the redelivered (rare): building model instances is most of a read.
+            redelivered = Message.objects.filter(pk__in=found)
             for message in redelivered.select_related("conversation"):
                 self.stored[message.external_id or ""] = message
-        for row in results.pop(0) if values else []:
-            owner = contact.build(row, 3)
-            self.owners[(row[0], row[1], row[2])] = self.contacts.setdefault(owner.pk, owner)
+        for key, owner in owners:
+            self.owners[key] = self.contacts.setdefault(owner.pk, owner)
         fresh = [(e, c) for e, c in prepared if not (e.external_id and e.external_id in self.stored)]
         refs = {r for e, _ in fresh for r in e.thread_refs}
         if not self.contacts:
             return  # every sender is new: no stored conversation can be theirs
-        ids = list(self.contacts)
-        statuses = list(ACTIVE_STATUSES)
-        where = [
-            f"(contact_id IN ({marks(ids)}) AND status IN ({marks(statuses)}) AND last_message_at >= %s)"
-        ]
-        params = [
-            *ids,
-            *statuses,
-            Conversation._meta.get_field("last_message_at").get_db_prep_value(since, connection),
-        ]
         ref_rows: list[tuple[str, int, dt.datetime]] = []
         if refs:
             ref_rows = [
@@ -170,40 +133,17 @@ class _Envelope:
                     external_id__in=refs, inbox__kind=self.inbox.kind
                 ).values_list("external_id", "conversation_id", "created_at")
             ]
-            where.append(f"reply_token IN ({marks(refs)})")
-            params += sorted(refs)
-            if ref_rows:
-                named = sorted({conversation_id for _, conversation_id, _ in ref_rows})
-                where.append(f"id IN ({marks(named)})")
-                params += named
-        columns = Columns.of(Conversation, "v")
-        through = Conversation.tags.through
-        rows, tag_rows = values_together(
-            [
-                (
-                    f"SELECT {columns.sql} FROM {table(Conversation)} v "  # noqa: S608  (names from our models, values bound)
-                    f"WHERE {' OR '.join(where)}",
-                    params,
-                ),
-                # Their tags, in the same round trip: the same conditions, as a subquery.
-                (
-                    f"SELECT ct.conversation_id, t.name FROM {table(through)} ct "  # noqa: S608  (names from our models, values bound)
-                    f"INNER JOIN {table(Tag)} t ON t.id = ct.tag_id WHERE ct.conversation_id IN "
-                    f"(SELECT v.id FROM {table(Conversation)} v WHERE {' OR '.join(where)})",
-                    params,
-                ),
-            ]
-        )
-        for row in rows:
-            conversation = columns.build(row, 0)
+        named = sorted({conversation_id for _, conversation_id, _ in ref_rows})
+        conversations, tag_rows = queries.candidate_conversations(list(self.contacts), since, refs, named)
+        for conversation in conversations:
             self.conversations[conversation.pk] = conversation
             self.order[id(conversation)] = (0, conversation.pk)
             if conversation.reply_token in refs:
                 self.by_token[conversation.reply_token] = conversation
-            owner = self.contacts.get(conversation.contact_id)
-            if owner is not None:
-                conversation.contact = owner
-                self.candidates[id(owner)].append(conversation)
+            known = self.contacts.get(conversation.contact_id)
+            if known is not None:
+                conversation.contact = known
+                self.candidates[id(known)].append(conversation)
         for external_id, conversation_id, created_at in ref_rows:
             self.by_ref[external_id].append(((created_at, 0, 0), self.conversations[conversation_id]))
         if not self.conversations:

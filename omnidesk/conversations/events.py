@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from django.db import connection
-
 from omnidesk.realtime import events as ev
 from omnidesk.realtime.publish import publish
 
-from .models import Conversation, Message, Tag
-
-
-def tag_names(conversation_id: int) -> list[str]:
-    """The conversation's tag names, sorted, as the events carry them. Raw SQL: routing and SLA read them
-    for every message whose rules or policies look at tags, and the ORM's query building cost more than
-    the read (bench/inbound)."""
-    tags = Conversation.tags.through._meta
-    table = Tag._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT t.name FROM {table} t JOIN {tags.db_table} ct ON ct.tag_id = t.id"  # noqa: S608 - table names from model meta, values bound
-            " WHERE ct.conversation_id = %s",
-            [conversation_id],
-        )
-        return sorted(name for (name,) in cursor.fetchall())
+from . import queries
+from .models import Conversation, Message
 
 
 def message_payload(message: Message) -> ev.MessagePayload:
@@ -83,7 +67,7 @@ def publish_conversation_updated(
 ) -> None:
     inbox = conversation.current_inbox
     if tags is None:
-        tags = tag_names(conversation.pk)
+        tags = queries.tag_names(conversation.pk)
     event = ev.ConversationUpdated(
         conversation_id=str(conversation.uuid),
         created=created,

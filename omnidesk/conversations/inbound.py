@@ -6,24 +6,22 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 
 from omnidesk.contacts.models import Contact
-from omnidesk.db.rows import Columns
-from omnidesk.inboxes.models import Inbox
 from omnidesk.nlp.language import detect_in_context, is_short
 
-from . import reactions
+from . import queries, reactions
 from .constants import SenderType
-from .models import Conversation, Message
+from .models import Message
 
 
 def process(message_id: int) -> None:
     # Read once, with its conversation and inbox, and handed to each step: the bot, routing and SLA
     # each used to read it again (bench/inbound, docs/benchmarks-inbound.md). Each step still locks
     # and re-reads the conversation where it writes it.
-    message = _read(message_id)
+    message = queries.message_for_processing(message_id)
     if message is None:
         return
     conversation = message.conversation
@@ -75,30 +73,3 @@ def _detect(message: Message) -> str:
     languages = [code for code, _name in settings.LANGUAGES]
     code = detect_in_context(message.text, languages=languages, previous=previous, default=default)
     return "" if code == "und" else code
-
-
-def _read(message_id: int) -> Message | None:
-    """The message with its conversation and inbox, as select_related would give them.
-
-    One hand-written join (db/rows.Columns builds the instances): the ORM's three-table join spent more
-    CPU compiling the query than reading it, and three primary-key reads cost two round trips more.
-    """
-    message, conversation, inbox = (
-        Columns.of(model, alias) for model, alias in ((Message, "m"), (Conversation, "c"), (Inbox, "i"))
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {message.sql}, {conversation.sql}, {inbox.sql} "  # noqa: S608 - names from model meta, value bound
-            f"FROM {Message._meta.db_table} m "
-            f"INNER JOIN {Conversation._meta.db_table} c ON c.id = m.conversation_id "
-            f"LEFT JOIN {Inbox._meta.db_table} i ON i.id = m.inbox_id WHERE m.id = %s",
-            [message_id],
-        )
-        row = cursor.fetchone()
-    if row is None:  # gone, or its conversation deleted meanwhile (the message goes with it)
-        return None
-    read = message.build(row, 0)
-    read.conversation = conversation.build(row, message.width)
-    if read.inbox_id is not None:
-        read.inbox = inbox.build(row, message.width + conversation.width)
-    return read

@@ -159,9 +159,9 @@ class GroupCommit:
             # Reads need no transaction, and one all-or-nothing store alone in a batch of reads needs none
             # around it either: it is its own (autocommit). On a database server that is one round trip
             # instead of three (BEGIN, the write, COMMIT), and under load each waits for the GIL behind
-            # the event loop: waiting for BEGIN's answer alone was a fifth of the writer's time on
-            # PostgreSQL. (SQLite keeps the transaction: its BEGIN IMMEDIATE takes the write lock without
-            # the slow busy handler an autocommit statement would meet, omnidesk/db/sqlite/base.py.)
+            # the event loop (docs/decisions/0005). SQLite keeps the transaction: its BEGIN IMMEDIATE takes
+            # the write lock without the slow busy handler an autocommit statement would meet
+            # (omnidesk/db/sqlite/base.py).
             reads = connections[using].vendor != "sqlite" and all(job.reads_only for job in batch)
             with nullcontext() if reads else transaction.atomic(using=using):
                 groups = list(self._run_jobs(batch, using).values())

@@ -5,11 +5,10 @@ rows turned into model instances as the ORM would.
 (PostgreSQL), as Django uses it, binds values on the client: it finds a statement's placeholders and
 quotes each value into the text. It remembers where the placeholders of a statement are only when the
 statement has at most 50 of them (psycopg/_queries.py, MAX_CACHED_STATEMENT_PARAMS), so a multi-row
-INSERT of 64 rows of 12 columns had its 768 placeholders parsed anew every time: three quarters of the
-statement's binding CPU, 4.4 ms of it on this machine. `execute_rows` binds each row with the row's own
-short template (parsed once, then cached), which is the same quoting psycopg applies in `execute`, and
-sends the statement with no parameters: 1.2 ms for the same statement, the same text byte for byte. Any
-other driver (SQLite's) binds the values itself, as before.
+INSERT's hundreds of placeholders were parsed anew every time, most of the statement's binding CPU
+(docs/spine.md). `execute_rows` binds each row with the row's own short template (parsed once, then cached),
+which is the same quoting psycopg applies in `execute`, and sends the statement with no parameters: the same
+text byte for byte. Any other driver (SQLite's) binds the values itself, as before.
 """
 
 from __future__ import annotations
@@ -42,8 +41,8 @@ def fetch_together(cursor: Any, statements: Sequence[tuple[str, Sequence[Any]]])
 
     On PostgreSQL (psycopg binding on the client) they go in one round trip: each statement bound by
     itself as `execute` would bind it, all sent as one string, each result read in turn (`nextset`). A
-    round trip costs both processes a wake-up and a few system calls, 80 µs of the client's CPU here for
-    a `SELECT 1`, and the spine's reads were most of them. Each statement still reads its own snapshot
+    round trip costs both processes a wake-up and a few system calls, more than most of our statements' own
+    work (docs/spine.md). Each statement still reads its own snapshot
     (READ COMMITTED), as separate statements did. Any other driver runs them one by one."""
     driver = getattr(cursor, "cursor", cursor)
     if ClientCursor is not None and isinstance(driver, ClientCursor) and len(statements) > 1:

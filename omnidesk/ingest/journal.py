@@ -39,12 +39,11 @@ logger = logging.getLogger(__name__)
 Event = InboundEvent | StatusEvent
 
 # Entries per consumer transaction: enough to batch the spine's statements, short enough that SQLite's
-# write lock is not kept from the webhook writer for long (a batch of 64 single-message webhooks holds it
-# for some 30 ms on this machine).
+# write lock is not kept from the webhook writer for long (docs/decisions/0005-inbound-journal.md).
 BATCH = 64
-# On SQLite, after a full batch (a backlog), the consumer waits this long before its next one: the
-# webhook writer, retrying BEGIN IMMEDIATE every ≤ 4 ms (omnidesk/db/sqlite/base.py), gets the lock in
-# between, so acknowledgements never wait for the backlog.
+# On SQLite, after a full batch (a backlog), the consumer waits this long before its next one: the webhook
+# writer, retrying BEGIN IMMEDIATE in short steps (omnidesk/db/sqlite/base.py), gets the lock in between, so
+# acknowledgements never wait for the backlog.
 SQLITE_YIELD_SECONDS = 0.005
 # Only one consumer at a time (PostgreSQL; SQLite's write lock serialises them anyway): the order of
 # each inbox's messages is the journal's.
@@ -125,8 +124,8 @@ def encode(events: Sequence[Event]) -> str:
         }
         item.update((key, value) for key, value in optional.items() if value)
         out.append(item)
-    # pydantic-core's serializer: the same compact JSON as json.dumps(ensure_ascii=False) at a fifth of the
-    # CPU, on the webhook writer's path. (It refuses what JSON cannot hold with a ValueError.)
+    # pydantic-core's serializer: the same compact JSON as json.dumps(ensure_ascii=False) for far less CPU on
+    # the webhook writer's path (docs/spine.md). It refuses what JSON cannot hold with a ValueError.
     return to_json(out).decode()
 
 

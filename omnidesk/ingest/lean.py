@@ -17,12 +17,11 @@ from django.urls import set_script_prefix
 
 
 class LeanASGIHandler(ASGIHandler):
-    """Django's ASGI handler with an empty middleware stack and its own URLconf (omnidesk/connectors/
-    hook_urls.py). Only for async views that need no session, user, CSRF check or messages, and that
-    touch the database only through the group-commit writer: it sends no request_started/finished
-    signals (their receivers tidy the serving thread's database connections, and this route has none),
-    which spares every request a new thread (asgiref's per-request ThreadSensitiveContext) and two hops
-    to it: a third of the event loop's time at 100 webhooks/s."""
+    """Django's ASGI handler with an empty middleware stack and its own URLconf (omnidesk/ingest/urls.py).
+    Only for async views that need no session, user, CSRF check or messages, and that touch the database only
+    through the group-commit writer: it sends no request_started/finished signals (their receivers tidy the
+    serving thread's database connections, and this route has none), which spares every request a new thread
+    (asgiref's per-request ThreadSensitiveContext) and two hops to it (docs/decisions/0003)."""
 
     def __init__(self, urlconf: str) -> None:
         self.urlconf = urlconf

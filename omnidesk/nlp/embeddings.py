@@ -29,9 +29,9 @@ _threadpools: Any = None
 def single_threaded_blas() -> Iterator[None]:
     """Run NumPy's BLAS on one thread inside the block.
 
-    Embedding one query or scoring one matrix-vector product is too small to gain from threads,
-    and OpenBLAS threads that spin-wait on a loaded 2-core machine made a query embedding take
-    110 ms (p50) instead of 12 ms. Web and task workers already give parallelism across requests.
+    Embedding one query or scoring one matrix-vector product is too small to gain from threads, and
+    OpenBLAS threads that spin-wait on a loaded machine made a query embedding many times slower
+    (docs/nlp.md). Web and task workers already give parallelism across requests.
     """
     global _threadpools
     if _threadpools is None:

@@ -23,6 +23,7 @@ from omnidesk.accounts.constants import Presence
 from omnidesk.accounts.models import AgentProfile, Skill, Team
 from omnidesk.contacts.models import Contact
 from omnidesk.conversations import events
+from omnidesk.conversations import queries as conversation_queries
 from omnidesk.conversations.actions import ActionError, do_assign, reply_identity, send_message
 from omnidesk.conversations.constants import Direction, EventType, MessageKind, Priority, SenderType, Status
 from omnidesk.conversations.models import Conversation, Message
@@ -81,7 +82,11 @@ def apply_rules(conv: Conversation, text: str, *, tags: list[str] | None = None)
     """
     rules = enabled_rules()
     if tags is None:
-        tags = events.tag_names(conv.pk) if any((rule.conditions or {}).get("tags") for rule in rules) else []
+        tags = (
+            conversation_queries.tag_names(conv.pk)
+            if any((rule.conditions or {}).get("tags") for rule in rules)
+            else []
+        )
     for rule in rules:
         if rule_matches(
             rule,
@@ -231,7 +236,7 @@ def on_inbound(message_id: int, *, message: Message | None = None) -> int:
             ):
                 queued = False
             else:
-                tags = events.tag_names(conv.pk)
+                tags = conversation_queries.tag_names(conv.pk)
                 apply_rules(conv, message.text or "", tags=tags)
                 conv.vip = conv.contact.vip
                 conv.queued_at = now

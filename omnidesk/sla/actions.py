@@ -16,6 +16,7 @@ from django.utils import timezone
 from omnidesk.accounts.models import Team
 from omnidesk.contacts.models import Contact
 from omnidesk.conversations import events
+from omnidesk.conversations import queries as conversation_queries
 from omnidesk.conversations.constants import DeliveryStatus, Direction, MessageKind, SenderType, Status
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.db.rows import read_by_pk
@@ -75,7 +76,7 @@ def match_policy(conversation: Conversation, *, tags: list[str] | None = None) -
     policies = enabled_policies()
     if tags is None:
         needed = any((policy.conditions or {}).get("tags") for policy in policies)
-        tags = events.tag_names(conversation.pk) if needed else []
+        tags = conversation_queries.tag_names(conversation.pk) if needed else []
     vip = conversation.vip or conversation.contact.vip
     for policy in policies:
         if policy_matches(
@@ -193,7 +194,7 @@ def on_inbound(message_id: int, *, message: Message | None = None) -> None:
         if conv.sla_paused_at is not None:
             started += _resume(conv, at, changed)  # the customer answered
         if conv.sla_policy_id is None:
-            tags = events.tag_names(conv.pk)
+            tags = conversation_queries.tag_names(conv.pk)
             policy = match_policy(conv, tags=tags)
             if policy is None:
                 if changed:

@@ -120,6 +120,9 @@ HOSTILE_CONTACTS = [
     ({"name": ["list"]}, 422),
     ({"name": HUGE}, 422),
     ({"vip": "very"}, 422),
+    ({"vip": 0}, 422),  # a flag is true or false, not a number coerced into one
+    ({"vip": "false"}, 422),
+    ({"identities": [{"kind": "email", "value": "a@b.co", "verified": 0}]}, 422),
     ({"attributes": "not an object"}, 422),
     ({"attributes": {"k": "v" * 20_000}}, 422),
     ({"identities": "email"}, 422),
@@ -350,3 +353,13 @@ def test_the_openapi_schema_lists_every_endpoint_and_both_auth_schemes(db):
     } <= set(schema["paths"])
     assert set(schema["components"]["securitySchemes"]) == {"TokenAuth", "WorkspaceSessionAuth"}
     assert "ErrorOut" in schema["components"]["schemas"]
+
+
+@pytest.mark.parametrize("since", ["0.5", "1700000000", "-1", "1e9"])
+def test_a_time_given_as_a_number_is_refused_not_read_as_a_unix_time(api, since):
+    response = api.get("/api/conversations", {"updated_since": since})
+    assert response.status_code == 422 and "ISO 8601" in response.json()["detail"]
+
+
+def test_a_time_in_iso_8601_is_taken(api):
+    assert api.get("/api/conversations", {"updated_since": "2026-01-31T12:00:00Z"}).status_code == 200

@@ -101,13 +101,6 @@ def visitor_read(inbox: Inbox, session: VisitorSession, message_ids: Iterable[st
         mark_seen(message.pk, DeliveryStatus.READ)
 
 
-def visitor_conversation_ids(inbox: Inbox, session: VisitorSession) -> set[str]:
-    contact = visitor_contact(inbox, session)
-    if contact is None:
-        return set()
-    return {str(u) for u in Conversation.objects.filter(contact=contact).values_list("uuid", flat=True)}
-
-
 def visitor_typing(conversation_uuid: str, typing: bool) -> None:
     """Tell the agents on a conversation that its customer is (not) typing. The caller has checked
     that the conversation is the visitor's own."""

@@ -113,6 +113,7 @@ class VisitorConsumer(DirectJsonWebsocketConsumer):
     """One widget tab. Joins `visitor.<key>` after `hello`, so it hears its own visitor's events only."""
 
     session: VisitorSession | None = None
+    refused = False  # closed at the handshake: frames that were already on their way are dropped
 
     async def connect(self) -> None:
         self.ip = (self.scope.get("client") or ("unknown", 0))[0]
@@ -143,6 +144,7 @@ class VisitorConsumer(DirectJsonWebsocketConsumer):
         await self.accept()
 
     async def _refuse(self, code: int) -> None:
+        self.refused = True
         await self.accept()
         await self.close(code=code)
 
@@ -155,6 +157,8 @@ class VisitorConsumer(DirectJsonWebsocketConsumer):
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
     ) -> None:
+        if self.refused:
+            return
         if text_data is None or len(text_data) > MAX_FRAME_CHARS:
             await self._error("bad_frame", "send one JSON object per text frame, at most 16 KB")
             return

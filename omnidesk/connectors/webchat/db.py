@@ -2,9 +2,9 @@
 
 `channels.db.database_sync_to_async` runs on asgiref's one shared thread, which the workspace's views
 and the agent sockets also queue on, and it closes the thread's connection after every call: on SQLite
-(CONN_MAX_AGE 0) each visitor frame paid a new connection and its PRAGMAs, about a third of the send
-path. Here the widget gets a thread of its own whose connection stays open between calls; it is closed
-only when it broke, is left in a transaction, or has outlived a configured CONN_MAX_AGE.
+(CONN_MAX_AGE 0) each visitor frame paid a new connection and its PRAGMAs (docs/benchmarks-webchat.md).
+Here the widget gets a thread of its own whose connection stays open between calls; it is closed only when
+it broke, is left in a transaction, or has outlived a configured CONN_MAX_AGE.
 
 Visitors' messages are written by `writer` instead, a group-commit thread (db/group_commit.py): the
 messages that arrive while one batch commits are stored in the next, one transaction and, per inbox, one

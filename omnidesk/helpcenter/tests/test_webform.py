@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from omnidesk.connectors.registry import connector_class
 from omnidesk.contacts.models import ContactIdentity
@@ -176,3 +178,18 @@ def test_replies_fail_clearly_until_an_email_inbox_exists(form_inbox):
 def test_the_webhook_route_refuses_webform_posts(form_inbox):
     response = Replay(form_inbox, Path()).request("POST", b"{}", {"Content-Type": "application/json"})
     assert response.status == 404 and response.json()["error"] == "no_webhook"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["name", "email", "subject", "message", "order", "topic", "submission", "started"]),
+        st.text(max_size=300),
+        max_size=8,
+    )
+)
+def test_any_form_post_gets_a_page_or_a_reason_never_a_5xx(client, form_inbox, fields):
+    response = client.post(f"/help/en/contact/{form_inbox.uuid}/", data=fields)
+    assert response.status_code in (200, 302, 400, 429), (fields, response.status_code)
+    for message in Message.objects.all():
+        assert "\x00" not in message.text

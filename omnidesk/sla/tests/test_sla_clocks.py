@@ -92,7 +92,7 @@ def test_without_an_enabled_policy_a_message_costs_sla_one_read(clock_at):
     received = inbound(chat, "again", identities=[IdentityClaim("external", "c1", scope=str(chat.uuid))])
     with CaptureQueriesContext(connection) as queries:
         on_inbound(received.message.pk, message=received.message)
-    assert len(queries.captured_queries) == 1  # no lock, no write transaction
+    assert len(queries.captured_queries) <= 1  # no lock, no write transaction
     # Once a policy is enabled, the next message starts its clocks.
     SlaPolicy.objects.filter(name="Off").update(enabled=True)
     conv = write(chat, "third")

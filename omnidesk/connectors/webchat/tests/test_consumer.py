@@ -601,3 +601,15 @@ async def test_a_nul_character_is_refused_for_good_not_retried(webchat_inbox, fi
     assert error["code"] == "bad_payload" and "NUL" in error["detail"]
     assert "retry_after" not in error  # the widget keeps only what it may send again
     assert not await database_sync_to_async(Message.objects.exists)()
+
+
+async def test_frames_after_a_refusal_are_dropped_not_an_error(webchat_inbox, settings):
+    """A browser may send before it sees the close: the refused consumer must not fail on it."""
+    from omnidesk.asgi import application
+
+    ws = WebsocketCommunicator(application, "/ws/widget/not-an-inbox/")
+    connected, _ = await ws.connect(timeout=5)
+    assert connected  # refusals are accepted, then closed with their code
+    await ws.send_json_to({"type": "hello"})
+    assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4404}
+    await ws.wait(timeout=5)  # the consumer ended cleanly: an exception would be raised here
