@@ -60,7 +60,16 @@ TEXTS = [
     "The invoice shows the wrong VAT number.",
     "你好，我的订单什么时候发货？",
 ]
-EVENTS = ["message_received", "conversation_created", "status_changed", "assignment_changed", "sla_breach", "survey_answered", "no_reply_for", "pending_for"]
+EVENTS = [
+    "message_received",
+    "conversation_created",
+    "status_changed",
+    "assignment_changed",
+    "sla_breach",
+    "survey_answered",
+    "no_reply_for",
+    "pending_for",
+]
 
 
 def inbox(kind: str, url: str = "http://127.0.0.1:9/") -> Inbox:
@@ -90,7 +99,16 @@ def make_rules(n: int) -> None:
         cond = dict(conditions[i % len(conditions)])
         if i % 40 == 5:
             cond = {"languages": ["it"], "text_any": ["rimborso"]}  # the one in twenty that matches, roughly
-        rules.append(Rule(name=f"r{i}", event=event, position=i, conditions=cond, actions=actions_[i % 3], wait_minutes=60 if event in ("no_reply_for", "pending_for") else 0))
+        rules.append(
+            Rule(
+                name=f"r{i}",
+                event=event,
+                position=i,
+                conditions=cond,
+                actions=actions_[i % 3],
+                wait_minutes=60 if event in ("no_reply_for", "pending_for") else 0,
+            )
+        )
     Rule.objects.bulk_create(rules)
     engine.forget()
 
@@ -98,7 +116,11 @@ def make_rules(n: int) -> None:
 def run_inbound(target: Inbox, n: int, tag: str) -> tuple[float, float]:
     stored, processed = [], []
     for i in range(n):
-        event = InboundEvent(external_id=f"{tag}-{i}", text=TEXTS[i % len(TEXTS)], identities=[IdentityClaim("external", f"{tag}-{i % (n // 2)}", scope=str(target.uuid))])
+        event = InboundEvent(
+            external_id=f"{tag}-{i}",
+            text=TEXTS[i % len(TEXTS)],
+            identities=[IdentityClaim("external", f"{tag}-{i % (n // 2)}", scope=str(target.uuid))],
+        )
         start = time.process_time()
         received = receive_message(target, event)
         stored.append(time.process_time() - start)
@@ -118,7 +140,9 @@ def part_a(messages: int) -> None:
     print(f"\n## (a) {messages} messages each; receive_message {store_none:.2f} / {store_rules:.2f} ms CPU")
     print(f"process_inbound, no rules: {none:.2f} ms CPU per message")
     print(f"process_inbound, 200 rules: {with_rules:.2f} ms CPU per message")
-    print(f"**ratio {with_rules / none:.2f}** (goal ≤ 1.3); rule runs logged: {Rule.objects.filter(runs__isnull=False).distinct().count()} rules fired")
+    print(
+        f"**ratio {with_rules / none:.2f}** (goal ≤ 1.3); rule runs logged: {Rule.objects.filter(runs__isnull=False).distinct().count()} rules fired"
+    )
     Rule.objects.all().delete()
     engine.forget()
 
@@ -161,18 +185,55 @@ def part_b(recipients: int, rate: float) -> None:
     target = inbox("api", f"http://127.0.0.1:{server.server_address[1]}/hook")
     ChannelRate.objects.create(inbox=target, per_second=rate)
     started = time.perf_counter()
-    contacts = Contact.objects.bulk_create([Contact(name=f"r{i}", attributes={"segment": "all"}, consent={"api": {"marketing": True, "opted_out": i % 50 == 0}}) for i in range(recipients)], batch_size=5000)
-    ContactIdentity.objects.bulk_create([ContactIdentity(contact=c, kind="external", scope=str(target.uuid), value=f"r{c.pk}", verified=True) for c in contacts], batch_size=5000)
+    contacts = Contact.objects.bulk_create(
+        [
+            Contact(
+                name=f"r{i}",
+                attributes={"segment": "all"},
+                consent={"api": {"marketing": True, "opted_out": i % 50 == 0}},
+            )
+            for i in range(recipients)
+        ],
+        batch_size=5000,
+    )
+    ContactIdentity.objects.bulk_create(
+        [
+            ContactIdentity(
+                contact=c, kind="external", scope=str(target.uuid), value=f"r{c.pk}", verified=True
+            )
+            for c in contacts
+        ],
+        batch_size=5000,
+    )
     opted_out = {f"r{c.pk}" for c in contacts if c.consent["api"]["opted_out"]}
-    print(f"\n## (b) {recipients} recipients, provider limit {rate:g}/s ({len(opted_out)} opted out); seeded in {time.perf_counter() - started:.0f} s")
-    campaign = campaigns.check_save_campaign({"name": "bench", "kind": "one_off", "inbox": target, "audience": {"attributes": {"segment": "all"}}, "steps": [{"text": "Spring sale!"}], "marketing": True})
+    print(
+        f"\n## (b) {recipients} recipients, provider limit {rate:g}/s ({len(opted_out)} opted out); seeded in {time.perf_counter() - started:.0f} s"
+    )
+    campaign = campaigns.check_save_campaign(
+        {
+            "name": "bench",
+            "kind": "one_off",
+            "inbox": target,
+            "audience": {"attributes": {"segment": "all"}},
+            "steps": [{"text": "Spring sale!"}],
+            "marketing": True,
+        }
+    )
     campaigns.start(campaign)
     DBTaskResult.objects.all().delete()
     started = time.perf_counter()
     first_send = None
-    while Recipient.objects.filter(campaign=campaign, state="pending").exists() or Message.objects.filter(status="queued").exists() or first_send is None:
+    while (
+        Recipient.objects.filter(campaign=campaign, state="pending").exists()
+        or Message.objects.filter(status="queued").exists()
+        or first_send is None
+    ):
         campaigns.dispatch(campaign.pk)
-        for pk in Message.objects.filter(status="queued", inbox=target).order_by("id").values_list("pk", flat=True)[:500]:
+        for pk in (
+            Message.objects.filter(status="queued", inbox=target)
+            .order_by("id")
+            .values_list("pk", flat=True)[:500]
+        ):
             deliver.call(pk)
             if first_send is None:
                 first_send = time.perf_counter()
@@ -186,8 +247,12 @@ def part_b(recipients: int, rate: float) -> None:
     sent = sum(Provider.keys.values())
     twice = sum(1 for n in Provider.keys.values() if n > 1)
     to_opted_out = sum(Provider.recipients[r] for r in opted_out)
-    print(f"sent {sent} in {elapsed:.1f} s: **{sent / elapsed:.1f} recipients/s = {sent / elapsed / rate:.2f} of the limit** (goal ≥ 0.9)")
-    print(f"sent twice: {twice}; to opted-out contacts: {to_opted_out}; 429s from the provider: {Provider.refused}")
+    print(
+        f"sent {sent} in {elapsed:.1f} s: **{sent / elapsed:.1f} recipients/s = {sent / elapsed / rate:.2f} of the limit** (goal ≥ 0.9)"
+    )
+    print(
+        f"sent twice: {twice}; to opted-out contacts: {to_opted_out}; 429s from the provider: {Provider.refused}"
+    )
     print(f"report: {campaigns.report(campaign)}")
     server.shutdown()
 

@@ -18,7 +18,7 @@ from django.utils.translation import get_supported_language_variant
 
 from omnidesk.accounts.models import AgentProfile, Team
 from omnidesk.conversations import actions as spine
-from omnidesk.conversations import events
+from omnidesk.conversations import queries
 from omnidesk.conversations.constants import SenderType, Status
 from omnidesk.conversations.errors import ActionError
 from omnidesk.conversations.models import Conversation, Message
@@ -122,7 +122,7 @@ def apply(
             facts.priority = priority
         return str(priority)
     if kind in (ActionType.ADD_TAGS, ActionType.REMOVE_TAGS):
-        current = set(facts.tags) if facts is not None else set(events.tag_names(conversation.pk))
+        current = set(facts.tags) if facts is not None else set(queries.tag_names(conversation.pk))
         named = {str(t).strip().lower()[:64] for t in action.get("tags", []) if str(t).strip()}
         wanted = current | named if kind == ActionType.ADD_TAGS else current - named
         if wanted != current:
@@ -193,7 +193,7 @@ def webhook_body(rule: Rule, conversation: Conversation, facts: Facts | None) ->
             "subject": conversation.subject,
             "channel": inbox.kind,
             "inbox": str(inbox.uuid),
-            "tags": sorted(facts.tags) if facts is not None else events.tag_names(conversation.pk),
+            "tags": sorted(facts.tags) if facts is not None else queries.tag_names(conversation.pk),
             "contact": {"id": str(conversation.contact.uuid), "name": conversation.contact.name},
         },
         "message": facts.text if facts is not None and facts.text else None,

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from omnidesk.accounts.models import Team
 from omnidesk.contacts.models import Contact
-from omnidesk.conversations import events
+from omnidesk.conversations import queries
 from omnidesk.conversations.constants import Direction, MessageKind
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.db.rows import read_by_pk
@@ -49,7 +49,7 @@ class Facts:
 
     @cached_property
     def _tags(self) -> set[str]:
-        return set(events.tag_names(self.conversation.pk))
+        return set(queries.tag_names(self.conversation.pk))
 
     @property
     def tags(self) -> frozenset[str]:

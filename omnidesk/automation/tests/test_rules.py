@@ -17,9 +17,9 @@ from omnidesk.contacts.models import Contact
 from omnidesk.conversations import actions as spine
 from omnidesk.conversations.constants import MessageKind, SenderType, Status
 from omnidesk.conversations.errors import ActionError
-from omnidesk.conversations.events import tag_names
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.conversations.queries import tag_names
 from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.inboxes.signing import check_signature
 from omnidesk.testing.factories import inbound, make_agent, make_inbox

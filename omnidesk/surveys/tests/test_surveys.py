@@ -16,9 +16,9 @@ from omnidesk.automation.tests.conftest import run_tasks
 from omnidesk.connectors.tests.chirp.connector import register_chirp
 from omnidesk.conversations import actions as spine
 from omnidesk.conversations.constants import Status
-from omnidesk.conversations.events import tag_names
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.conversations.queries import tag_names
 from omnidesk.inboxes import contract
 from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.surveys import actions
