@@ -247,8 +247,9 @@ def part_b(recipients: int, rate: float) -> None:
     sent = sum(Provider.keys.values())
     twice = sum(1 for n in Provider.keys.values() if n > 1)
     to_opted_out = sum(Provider.recipients[r] for r in opted_out)
+    per_second = sent / elapsed
     print(
-        f"sent {sent} in {elapsed:.1f} s: **{sent / elapsed:.1f} recipients/s = {sent / elapsed / rate:.2f} of the limit** (goal ≥ 0.9)"
+        f"sent {sent} in {elapsed:.1f} s: **{per_second:.1f}/s = {per_second / rate:.2f} of the limit** (goal ≥ 0.9)"
     )
     print(
         f"sent twice: {twice}; to opted-out contacts: {to_opted_out}; 429s from the provider: {Provider.refused}"
