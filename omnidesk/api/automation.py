@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from django.http import HttpRequest
@@ -17,8 +18,8 @@ from omnidesk.contacts.models import Contact, ContactIdentity
 from omnidesk.inboxes.contract import IdentityClaim
 
 from .contacts import IdentityIn
-from .errors import ApiError
-from .schemas import COMMON_ERRORS, AwareDatetime, InputSchema
+from .errors import ApiError, invalid
+from .schemas import COMMON_ERRORS, AwareDatetime, ErrorOut, InputSchema
 
 router = Router(tags=["events"])
 
@@ -48,14 +49,16 @@ class EventOut(Schema):
 
 def _contact(payload: EventIn, request: HttpRequest) -> Contact:
     if payload.contact:
-        found = Contact.objects.filter(uuid=payload.contact).first() if len(payload.contact) == 36 else None
+        try:
+            key = uuid.UUID(payload.contact)
+        except ValueError:
+            raise ApiError(404, "not_found", _("No such contact.")) from None
+        found = Contact.objects.filter(uuid=key).first()
         if found is None:
             raise ApiError(404, "not_found", _("No such contact."))
         return found
     if payload.identity is None:
-        raise ApiError(
-            422, "validation_error", _("Name the contact or one of its identities."), field="contact"
-        )
+        raise invalid("contact", _("Name the contact or one of its identities."))
     claim = IdentityClaim(payload.identity.kind, payload.identity.value, payload.identity.scope, True)
     [normal] = normalize_claims([claim])
     owner = (
@@ -71,16 +74,18 @@ def _contact(payload: EventIn, request: HttpRequest) -> Contact:
         return ContactIdentity.objects.get(kind=normal.kind, scope=normal.scope, value=normal.value).contact
 
 
-@router.post("", response={200: EventOut, 201: EventOut, **COMMON_ERRORS}, summary="Post a business event")
+@router.post(
+    "",
+    response={200: EventOut, 201: EventOut, 404: ErrorOut, **COMMON_ERRORS},
+    summary="Post a business event",
+)
 def post_event(request: HttpRequest, payload: EventIn) -> Status[EventOut]:
     """Keeps the event on the contact and starts the campaigns it triggers (their first message after its
     delay, in the contact's quiet hours' terms); the campaigns whose series it stops stop."""
     contact = _contact(payload, request)
     occurred = payload.occurred_at or timezone.now()
     if occurred > timezone.now() + dt.timedelta(minutes=5):
-        raise ApiError(
-            422, "validation_error", _("An event cannot have happened in the future."), field="occurred_at"
-        )
+        raise invalid("occurred_at", _("An event cannot have happened in the future."))
     event, created = campaigns.record_event(contact, payload.event, payload.id, payload.data, occurred)
     campaigns.revive()
     out = EventOut(id=event.key, event=event.name, contact=str(event.contact.uuid), created=created)

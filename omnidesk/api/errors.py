@@ -45,6 +45,13 @@ def error_response(status: int, code: str, detail: str, **extra: Any) -> JsonRes
     return response
 
 
+def invalid(field: str, message: str, source: str = "body") -> ApiError:
+    """A 422 for a value the schema allows but the endpoint refuses, shaped like the schema's own (ValidationErrorOut)."""
+    errors = [{"in": source, "field": field, "message": str(message)}]
+    detail = _("%(field)s: %(message)s") % {"field": field, "message": message}
+    return ApiError(422, "validation_error", detail, field=field, errors=errors)
+
+
 def not_found() -> ApiError:
     return ApiError(404, "not_found", _("Not found."))
 

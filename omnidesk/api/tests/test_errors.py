@@ -363,3 +363,9 @@ def test_a_time_given_as_a_number_is_refused_not_read_as_a_unix_time(api, since)
 
 def test_a_time_in_iso_8601_is_taken(api):
     assert api.get("/api/conversations", {"updated_since": "2026-01-31T12:00:00Z"}).status_code == 200
+
+
+@pytest.mark.parametrize("contact", ["0" * 36, "not-a-uuid", "00000000-0000-0000-0000-000000000000"])
+def test_an_event_for_a_contact_that_is_none_is_a_404_not_a_500(api, contact):
+    response = api.post("/api/events", {"event": "signed_up", "id": "e-1", "contact": contact})
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
