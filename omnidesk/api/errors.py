@@ -46,7 +46,7 @@ def error_response(status: int, code: str, detail: str, **extra: Any) -> JsonRes
 
 
 def invalid(field: str, message: str, source: str = "body") -> ApiError:
-    """A 422 for a value the schema allows but the endpoint refuses, shaped like the schema's own (ValidationErrorOut)."""
+    """A 422 for a value the schema allows but the endpoint refuses, shaped as ValidationErrorOut."""
     errors = [{"in": source, "field": field, "message": str(message)}]
     detail = _("%(field)s: %(message)s") % {"field": field, "message": message}
     return ApiError(422, "validation_error", detail, field=field, errors=errors)
