@@ -114,7 +114,11 @@ def test_several_processes_share_one_limit(small_buckets, settings, tmp_path):
     # Buckets that refill once an hour: the other process's spending must still be there however long the
     # machine takes between the two processes (a refill within seconds made this a race on a loaded machine).
     slow = {"OMNIDESK_WIDGET_VISITOR_PER_MINUTE": "0.02", "OMNIDESK_WIDGET_IP_PER_MINUTE": "0.02"}
-    settings.OMNIDESK_WIDGET_LIMITS = {**settings.OMNIDESK_WIDGET_LIMITS, "visitor": (0.02, 3), "ip": (0.02, 4)}
+    settings.OMNIDESK_WIDGET_LIMITS = {
+        **settings.OMNIDESK_WIDGET_LIMITS,
+        "visitor": (0.02, 3),
+        "ip": (0.02, 4),
+    }
     env = {
         **os.environ,
         **slow,
