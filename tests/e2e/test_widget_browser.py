@@ -237,12 +237,12 @@ BOT_ANSWERS = """
 from omnidesk.conversations.actions import send_message
 from omnidesk.conversations.models import Message
 asked = Message.objects.select_related("conversation", "inbox").get(text="How do I reset my password?")
-answer = send_message(
-    asked.conversation, inbox=asked.inbox, text="Use the link on the login page.", sender_type="bot"
+# The buttons go with the message, as the bot sends them: the visitor's socket is told at commit.
+send_message(
+    asked.conversation, inbox=asked.inbox, text="Use the link on the login page.", sender_type="bot",
+    meta={"quick_replies": [{"label": "Yes, thanks", "payload": "bot:helpful"},
+                            {"label": "<b>No</b>, talk to a person", "payload": "bot:not_helpful"}]},
 )
-answer.meta = {"quick_replies": [{"label": "Yes, thanks", "payload": "bot:helpful"},
-                                 {"label": "<b>No</b>, talk to a person", "payload": "bot:not_helpful"}]}
-answer.save(update_fields=["meta"])
 """
 CLICKED = """
 from omnidesk.conversations.models import Message
