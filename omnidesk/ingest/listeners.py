@@ -190,7 +190,7 @@ class ListenerRunner:
 
         retrying = Retrying(
             retry=retry_if_exception_type(Exception),
-            wait=wait_exponential_jitter(initial=BACKOFF_INITIAL, max=BACKOFF_MAX),
+            wait=wait_exponential_jitter(multiplier=BACKOFF_INITIAL, max=BACKOFF_MAX),
             stop=lambda state: run.stopping.is_set(),
             sleep=run.wait,
             before_sleep=before_sleep,
