@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations.constants import Direction, MessageKind, SenderType, Status
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.inboxes.contract import connector_class
 from omnidesk.knowledge import actions as kb_actions
 from omnidesk.knowledge import answering
 from omnidesk.knowledge.constants import ArticleStatus, ExampleSource, Visibility
@@ -206,6 +207,13 @@ def _missed_hand_off(conversation: Conversation, message: Message, waiting: BotT
     hand_off(conversation, message, HandoffReason.REQUEST, question=waiting.question)
 
 
+def shows_html(kind: str) -> bool:
+    """Whether formatting reaches the customer on this channel kind, as its connector declares it
+    (Capabilities.html); a kind without a connector gets plain text."""
+    cls = connector_class(kind)
+    return cls is not None and cls.capabilities.html
+
+
 def policy_for(config: BotConfig) -> AnswerPolicy:
     """The inbox's answer policy: its own threshold, else the documented default."""
     if config.min_confidence is None:
@@ -228,7 +236,7 @@ def _answer(
     if candidate is None:  # unpublished between the search and now
         hand_off(conversation, message, HandoffReason.LOW_CONFIDENCE, question=text, result=result)
         return False
-    rich = message.inbox.kind in answering.RICH_CHANNELS
+    rich = shows_html(message.inbox.kind)
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if BotTurn.objects.filter(message=message).exists() or locked.assignee_id is not None:
@@ -241,7 +249,7 @@ def _answer(
         html_reply = ""
         if rich:
             html_reply = answering.reply_html(
-                kb_actions.render_markdown(passage.text), title=candidate.title, url=candidate.url
+                passage.text, title=candidate.title, url=candidate.url
             ) + format_html("<p>{}</p>", ask)
         conversation_actions.send_message(
             conversation,
