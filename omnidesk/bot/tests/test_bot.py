@@ -59,7 +59,7 @@ RETURNS = {
         "parcel at any post office; the label is _free_ for 30 days.",
     )
 }
-RETURN_QUESTION = "How do I send an item back, where is the return label?"
+RETURN_QUESTION = "Where do I print the return label to drop the parcel at the post office?"
 
 
 @pytest.fixture
