@@ -117,3 +117,11 @@ def test_the_screen_is_translated(kb, editor, admin_agent):
     admin_agent.save(update_fields=["ui_language"])
     page = editor.post(URL, {"question": REFUND_QUESTION}).content.decode()
     assert "Prova il bot" in page and "Il bot risponde" in page and "Soglia" in page
+
+
+def test_an_empty_knowledge_base_hands_off_and_says_why(editor):
+    response = editor.post(URL, {"question": REFUND_QUESTION})
+    page = response.content.decode()
+    assert response.status_code == 200 and 'data-answered="false"' in page
+    assert "The bot hands off: No confident answer" in page
+    assert page.count("No published article matches the question.") == 2  # the reason and the empty table
