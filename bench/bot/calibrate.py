@@ -7,8 +7,8 @@ never the second half. Each answerable question is asked twice: with every artic
 hit is its article) and with its article left out (always negative: the bot should hand off). The
 unanswerable questions of dev-a are negatives too. A logistic regression with a little L2 over the
 result's signals (AnswerModel.features) gives the coefficients; the default threshold is the lowest
-probability at which the answered precision on this data stays >= 0.93 (the goal is 0.9 on data we did
-not tune on). Prints the constants to paste into omnidesk/knowledge/search.py.
+probability at which the answered precision on dev-a's questions as asked stays >= 0.93 (the goal is 0.9
+on data we did not tune on). Prints the constants to paste into omnidesk/knowledge/search.py.
 """
 
 from __future__ import annotations
@@ -99,12 +99,15 @@ def fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def main() -> None:
     emb = Cached()
     rows = samples(json.loads((DATA / "dev-a.json").read_text()), emb)
+    own = len(rows)
     rows += samples(json.loads((SHARED / "multilingual_faq" / "dev.json").read_text()), emb)
     x = np.array([ks.ANSWER_MODEL.features(r) for r, _, _ in rows])
     y = np.array([ok for _, ok, _ in rows], dtype=float)
     # The threshold is chosen on the questions as asked (about a fifth unanswerable, like a help desk's
     # traffic); the left-out copies only teach the model what a close wrong neighbour looks like.
-    natural = np.array([asked for _, _, asked in rows])
+    # Only dev-a's: the FAQ's questions are tidier and easier than customers' (and than the held-out
+    # half), so pooling them let the threshold fall where dev-a's own precision was 0.87.
+    natural = np.array([asked for _, _, asked in rows]) & (np.arange(len(rows)) < own)
     w = fit(x, y)
     model = ks.AnswerModel(*[round(float(v), 2) for v in w])
     print(model)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations.constants import Direction, MessageKind, SenderType, Status
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.inboxes.contract import connector_class
 from omnidesk.knowledge import actions as kb_actions
 from omnidesk.knowledge import answering
 from omnidesk.knowledge.constants import ArticleStatus, ExampleSource, Visibility
@@ -158,17 +159,15 @@ def _act(config: BotConfig, conversation: Conversation, message: Message, text: 
             _missed_hand_off(conversation, message, waiting)
             return False
         # A button under an answer that already has its verdict: read the label like typed text.
-    if phrases.asks_for_human(text):
+    early = hand_off_before_search(config, text)
+    if early == HandoffReason.REQUEST:
         waiting = _waiting_answer(conversation)
         if waiting is not None and phrases.feedback(text) is False:
-            _missed_hand_off(
-                conversation, message, waiting
-            )  # typed "no, a person please": same as the button
+            # Typed "no, a person please": the same as the button.
+            _missed_hand_off(conversation, message, waiting)
             return False
-        hand_off(conversation, message, HandoffReason.REQUEST, question=text)
-        return False
-    if config.hand_off_on_negative and is_negative(text):
-        hand_off(conversation, message, HandoffReason.NEGATIVE, question=text)
+    if early is not None:
+        hand_off(conversation, message, early, question=text)
         return False
     waiting = _waiting_answer(conversation)
     verdict = phrases.feedback(text) if waiting is not None else None
@@ -206,6 +205,13 @@ def _missed_hand_off(conversation: Conversation, message: Message, waiting: BotT
     hand_off(conversation, message, HandoffReason.REQUEST, question=waiting.question)
 
 
+def shows_html(kind: str) -> bool:
+    """Whether formatting reaches the customer on this channel kind, as its connector declares it
+    (Capabilities.html); a kind without a connector gets plain text."""
+    cls = connector_class(kind)
+    return cls is not None and cls.capabilities.html
+
+
 def policy_for(config: BotConfig) -> AnswerPolicy:
     """The inbox's answer policy: its own threshold, else the documented default."""
     if config.min_confidence is None:
@@ -213,13 +219,98 @@ def policy_for(config: BotConfig) -> AnswerPolicy:
     return AnswerPolicy(min_confidence=config.min_confidence)
 
 
+def hand_off_before_search(config: BotConfig, text: str) -> str | None:
+    """Steps 1 and 2 of docs/bot.md: the hand-off reason a message gives before any search, if any."""
+    if phrases.asks_for_human(text):
+        return HandoffReason.REQUEST
+    if config.hand_off_on_negative and is_negative(text):
+        return HandoffReason.NEGATIVE
+    return None
+
+
+def decide_question(config: BotConfig, text: str, language: str) -> answering.Decision:
+    """Step 4: search the public index (published, public articles only: the bot never answers from
+    anything else) and decide under the inbox's policy."""
+    return answering.decide(
+        get_index(PUBLIC), text, language=language, policy=policy_for(config), hand_off_on_negative=False
+    )
+
+
+@dataclass(frozen=True)
+class TrialCandidate:
+    doc_id: str
+    article_id: int
+    language: str
+    title: str
+    url: str
+    score: float  # fused rank score
+    cosine: float
+    bm25: float
+    matched: str  # the unit that led: document, passage, title or example
+    passage: str  # the candidate's best passage, as plain text
+    passage_score: float
+
+
+@dataclass(frozen=True)
+class Trial:
+    """What the bot would do with a question as the first message of a conversation ("Try the bot")."""
+
+    question: str
+    language: str
+    answered: bool
+    reason: str  # "" when answered, else a HandoffReason
+    decision: answering.Decision
+    answer_text: str  # the reply as a plain-text channel would get it ("" on a hand-off)
+    answer_html: str  # as a channel that shows formatting would get it
+    candidates: list[TrialCandidate]
+
+
+def try_question(config: BotConfig, text: str, language: str) -> Trial:
+    """Run the bot's steps 1, 2 and 4 on ``text`` in ``language`` as on_inbound does, writing nothing."""
+    early = hand_off_before_search(config, text)
+    decision = decide_question(config, text, language)  # searched even on a hand-off: the candidates
+    result = decision.result
+    hits = result.hits if result is not None else []
+    published = _published_translations([hit.doc_id for hit in hits])
+    candidates = []
+    for hit in hits:
+        found = published.get(hit.doc_id)
+        if found is None or result is None:
+            continue
+        best = get_index(PUBLIC).best_passage(hit.doc_id, result.query_vector)
+        candidates.append(
+            TrialCandidate(
+                doc_id=hit.doc_id,
+                article_id=found[0],
+                language=found[1],
+                title=found[2],
+                url=found[3],
+                score=hit.score,
+                cosine=hit.cosine,
+                bm25=hit.bm25,
+                matched=hit.matched,
+                passage=kb_actions.markdown_text(best.text) if best is not None else "",
+                passage_score=best.score if best is not None else 0.0,
+            )
+        )
+    answered = early is None and decision.answered and decision.passage is not None
+    answer_text = answer_html = ""
+    chosen = _candidate(decision.doc_id, result.cosine) if answered and result is not None else None
+    if answered and chosen is not None and decision.passage is not None:
+        answer_text = answering.reply_text(
+            decision.passage.text, title=chosen.title, url=chosen.url, short_url=chosen.short_url
+        )
+        answer_html = answering.reply_html(decision.passage.text, title=chosen.title, url=chosen.url)
+    else:
+        answered = False
+    reason = "" if answered else (early or HandoffReason.LOW_CONFIDENCE)
+    return Trial(text, language, answered, reason, decision, answer_text, answer_html, candidates)
+
+
 def _answer(
     config: BotConfig, conversation: Conversation, message: Message, text: str, language: str
 ) -> bool:
-    index = get_index(PUBLIC)  # published, public articles only: the bot never answers from anything else
-    decision = answering.decide(
-        index, text, language=language, policy=policy_for(config), hand_off_on_negative=False
-    )
+    decision = decide_question(config, text, language)
     result, passage = decision.result, decision.passage
     if not decision.answered or result is None or passage is None:
         hand_off(conversation, message, HandoffReason.LOW_CONFIDENCE, question=text, result=result)
@@ -228,7 +319,7 @@ def _answer(
     if candidate is None:  # unpublished between the search and now
         hand_off(conversation, message, HandoffReason.LOW_CONFIDENCE, question=text, result=result)
         return False
-    rich = message.inbox.kind in answering.RICH_CHANNELS
+    rich = shows_html(message.inbox.kind)
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if BotTurn.objects.filter(message=message).exists() or locked.assignee_id is not None:
@@ -241,7 +332,7 @@ def _answer(
         html_reply = ""
         if rich:
             html_reply = answering.reply_html(
-                kb_actions.render_markdown(passage.text), title=candidate.title, url=candidate.url
+                passage.text, title=candidate.title, url=candidate.url
             ) + format_html("<p>{}</p>", ask)
         conversation_actions.send_message(
             conversation,

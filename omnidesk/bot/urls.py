@@ -6,4 +6,5 @@ app_name = "bot"
 urlpatterns = [
     path("gaps/", views.gaps, name="gaps"),
     path("bot/", views.bot_settings, name="settings"),
+    path("bot/try/", views.try_bot, name="try"),
 ]

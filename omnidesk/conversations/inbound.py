@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from omnidesk.contacts.models import Contact
+from omnidesk.inboxes.models import Inbox
 from omnidesk.nlp.language import detect_in_context, is_short
 
 from . import queries, reactions
@@ -69,7 +70,12 @@ def _detect(message: Message) -> str:
         contact = Contact.objects.filter(pk=conversation.contact_id).values_list("language", flat=True)
         previous = contact.first() or ""
     inbox = getattr(message, "inbox", None) if message.inbox_id else None
+    return detect(message.text, previous=previous, inbox=inbox)
+
+
+def detect(text: str, *, previous: str = "", inbox: Inbox | None = None) -> str:
+    """``text``'s language among the help desk's ("" when unknown), as a message on ``inbox`` gets it."""
     default = str((inbox.settings or {}).get("language", "")) if inbox is not None else ""
     languages = [code for code, _name in settings.LANGUAGES]
-    code = detect_in_context(message.text, languages=languages, previous=previous, default=default)
+    code = detect_in_context(text, languages=languages, previous=previous, default=default)
     return "" if code == "und" else code

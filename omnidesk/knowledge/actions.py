@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from typing import Any
 
 import markdown
@@ -9,6 +11,7 @@ import nh3
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.html import strip_tags
 from django.utils.text import slugify
 
 from omnidesk.accounts.audit import audit
@@ -89,6 +92,23 @@ def render_markdown(body: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
+
+
+# Where the rendered HTML breaks a line: block ends and <br>; list items become "- " lines.
+# (The renderer already puts a line break after each </li>, </tr> and between blocks.)
+_BLOCK_END = re.compile(r"</(?:p|h[1-6]|pre|blockquote|dt|dd)>|<br\s*/?>|<hr\s*/?>", re.IGNORECASE)
+_LIST_ITEM = re.compile(r"<li(?:\s[^>]*)?>", re.IGNORECASE)
+_LOOSE_ITEM = re.compile(r"^- *\n+", re.MULTILINE)  # "- " left alone on a line by <li><p>…
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def markdown_text(body: str) -> str:
+    """Markdown as a customer reads it on a plain-text channel: the words, lines and list items, without
+    markup; a link keeps its text and drops its address (the caller adds one short link)."""
+    html = _LIST_ITEM.sub("- ", render_markdown(body))
+    text = unescape(strip_tags(_BLOCK_END.sub("\n", html)))
+    lines = "\n".join(line.strip() for line in text.splitlines())
+    return _BLANK_LINES.sub("\n\n", _LOOSE_ITEM.sub("- ", lines)).strip()
 
 
 def create_article(

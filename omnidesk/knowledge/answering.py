@@ -9,8 +9,9 @@ from django.utils.html import format_html
 
 from omnidesk.nlp.sentiment import is_negative
 
+from .actions import markdown_text, render_markdown
 from .languages import normalise
-from .search import DEFAULT_POLICY, AnswerPolicy, Passage, SearchIndex, SearchResult, plain_text
+from .search import DEFAULT_POLICY, AnswerPolicy, Passage, SearchIndex, SearchResult
 
 # Hits read per question: translations of one article are several hits but one candidate.
 CANDIDATE_HITS = 6
@@ -19,9 +20,6 @@ ANSWER = "answer"
 LOW_CONFIDENCE = "low_confidence"
 NEGATIVE = "negative"
 NO_ARTICLES = "no_articles"
-
-# Channels that show formatted text; every other one gets plain text and one short link.
-RICH_CHANNELS = frozenset({"webchat", "email"})
 
 
 @dataclass(frozen=True)
@@ -82,11 +80,12 @@ def decide(
 
 
 def reply_text(passage: str, *, title: str, url: str, short_url: str) -> str:
-    """The answer as plain text: the passage's words without Markdown, then one short link."""
-    words = "\n".join(line.strip() for line in plain_text(passage).splitlines()).strip()
-    return f"{words}\n\n{title}: {short_url or url}"
+    """The answer as plain text (SMS, messengers, and beside the HTML everywhere): the passage's words
+    without Markdown, then one short link to the article."""
+    return f"{markdown_text(passage)}\n\n{title}: {short_url or url}"
 
 
-def reply_html(passage_html: str, *, title: str, url: str) -> str:
-    """The answer for channels that show formatting; the caller renders (and sanitises) the Markdown."""
-    return passage_html + format_html('<p><a href="{}">{}</a></p>', url, title)
+def reply_html(passage: str, *, title: str, url: str) -> str:
+    """The answer for channels that show formatting: the passage's Markdown rendered and sanitised, then
+    the article's link."""
+    return render_markdown(passage) + format_html('<p><a href="{}">{}</a></p>', url, title)

@@ -11,6 +11,7 @@ See docs/nlp.md.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import threading
@@ -123,6 +124,10 @@ class SearchResult:
     margin: float = 0.0
     confidence: float = 0.0
     fused_margin: float = 0.0
+    # The mean and standard deviation of every live document's semantic score for this question: how
+    # far the top stands out from the crowd, which transfers across domains better than the raw cosine.
+    typical: float = 0.0
+    spread: float = 0.0
 
     @property
     def top(self) -> Hit | None:
@@ -154,12 +159,15 @@ class AnswerModel:
     cross_lingual: float  # the top hit is in another language than the question
     chinese: float  # the question is Chinese
     example: float  # the top hit matched a learned example phrasing
+    standing: float = 0.0  # the top's cosine in standard deviations above the mean document's
+    margin_spread: float = 0.0  # the margin in standard deviations
 
     def features(self, result: SearchResult) -> tuple[float, ...]:
         top = result.top
         if top is None:
-            return (0.0,) * 6
+            return (0.0,) * 8
         query = _language_family(result.language)
+        spread = max(result.spread, MIN_SPREAD)
         return (
             result.cosine,
             result.margin,
@@ -167,23 +175,63 @@ class AnswerModel:
             float(bool(query) and query != "und" and query != _language_family(top.language)),
             float(query == "zh"),
             float(top.matched == "example"),
+            (result.cosine - result.typical) / spread,
+            result.margin / spread,
         )
 
     def probability(self, result: SearchResult) -> float:
         if result.top is None:
             return 0.0
-        weights = (self.cosine, self.margin, self.coverage, self.cross_lingual, self.chinese, self.example)
+        weights = (
+            self.cosine,
+            self.margin,
+            self.coverage,
+            self.cross_lingual,
+            self.chinese,
+            self.example,
+            self.standing,
+            self.margin_spread,
+        )
         z = self.intercept + sum(w * x for w, x in zip(weights, self.features(result), strict=True))
         return 1.0 / (1.0 + math.exp(-z))
 
 
 ANSWER_MODEL = AnswerModel(
-    intercept=-2.43, cosine=4.96, margin=4.55, coverage=1.56, cross_lingual=0.32, chinese=0.12, example=0.0
+    intercept=-4.99,
+    cosine=0.78,
+    margin=0.39,
+    coverage=0.95,
+    cross_lingual=0.09,
+    chinese=0.23,
+    example=0.0,
+    standing=1.19,
+    margin_spread=1.08,
 )
+# A question whose documents all score alike (one document, or identical ones) has no spread to speak
+# of: the standing features then count as if the spread were this.
+MIN_SPREAD = 0.02
+# A small knowledge base gives a noisy crowd (three articles have no meaningful spread): its mean and
+# spread are pooled with this many documents of a typical question's crowd, measured on the first half
+# of bench/bot/data (medians over its questions). A large one barely moves.
+PRIOR_DOCUMENTS = 20
+PRIOR_TYPICAL = 0.068
+PRIOR_SPREAD = 0.073
+
+
+def _crowd(scores: np.ndarray) -> tuple[float, float]:
+    """The crowd's mean and standard deviation, pooled with the prior (PRIOR_DOCUMENTS)."""
+    n = len(scores)
+    mean = float(scores.mean()) if n else PRIOR_TYPICAL
+    variance = float(scores.var()) if n else PRIOR_SPREAD**2
+    typical = (n * mean + PRIOR_DOCUMENTS * PRIOR_TYPICAL) / (n + PRIOR_DOCUMENTS)
+    spread = math.sqrt((n * variance + PRIOR_DOCUMENTS * PRIOR_SPREAD**2) / (n + PRIOR_DOCUMENTS))
+    return typical, spread
+
+
 # The bot answers when the calibrated probability reaches this (docs/bot.md): chosen on the first half
-# of bench/bot/data for answered precision >= 0.93 (bench/bot/calibrate.py). One default for every
+# of bench/bot/data alone for answered precision >= 0.93 (bench/bot/calibrate.py). One default for every
 # language; a help desk may set its own per language (BotConfig), e.g. from `omnidesk kb eval`.
-DEFAULT_MIN_CONFIDENCE = 0.45
+DEFAULT_MIN_CONFIDENCE = 0.52
 
 
 @dataclass(frozen=True)
@@ -571,11 +619,18 @@ class SearchIndex:
                 return SearchResult(hits=[], query_vector=query_vector, language=language)
             self._refresh()
             with single_threaded_blas():
-                semantic, matched, unit_scores = self._semantic_scores(query_vector)
+                semantic, matched, unit_scores, crowd = self._semantic_scores(query_vector)
             lexical, coverage = self._lexical_scores(tokens)
-            return self._rank(
+            result = self._rank(
                 semantic, matched, unit_scores, lexical, coverage, k, query_vector, language, mode
             )
+            if not result.hits:
+                return result
+            scores = semantic[crowd]
+            scores = scores[np.isfinite(scores) & self._alive[crowd]].astype(np.float64)
+            typical, spread = _crowd(scores)
+            result = dataclasses.replace(result, typical=typical, spread=spread)
+            return dataclasses.replace(result, confidence=DEFAULT_POLICY.confidence(result))
 
     def answer(
         self, query: str, *, language: str | None = None, policy: AnswerPolicy = DEFAULT_POLICY
@@ -609,9 +664,12 @@ class SearchIndex:
             best = int(scores.argmax())
             return Passage(text=passages[best], score=float(scores[best]), index=best)
 
-    def _semantic_scores(self, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _semantic_scores(
+        self, query_vector: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Semantic score per document slot (tombstones included, masked later), the kind of unit
-        that led it, and the score of every unit."""
+        that led it, the score of every unit, and the slots refined on every unit: the nearest
+        SEMANTIC_REFINE documents, the crowd the answer model measures the top against."""
         n = self._n_units
         coarse = n >= COARSE_MIN_UNITS
         if coarse:
@@ -660,7 +718,7 @@ class SearchIndex:
             _UNIT_TITLE,
         )
         matched = np.where(from_example, _UNIT_EXAMPLE, content_kind)
-        return semantic, matched, unit_scores
+        return semantic, matched, unit_scores, candidates
 
     def _refine_examples(
         self, example: np.ndarray, unit_scores: np.ndarray, candidates: np.ndarray
@@ -788,22 +846,14 @@ class SearchIndex:
         rivals = rivals[np.isfinite(rivals)]
         runner_up = float(rivals.max()) if len(rivals) else 0.0
         second = float(fused[order[1]]) if len(order) > 1 else 0.0
-        result = SearchResult(
+        # The confidence is filled in by search(), once the crowd's figures are known.
+        return SearchResult(
             hits=hits,
             query_vector=query_vector,
             language=language,
             cosine=float(semantic[top]),
             margin=float(semantic[top]) - runner_up,
             fused_margin=float(fused[top]) - second,
-        )
-        return SearchResult(
-            hits=hits,
-            query_vector=query_vector,
-            language=language,
-            cosine=result.cosine,
-            margin=result.margin,
-            confidence=DEFAULT_POLICY.confidence(result),
-            fused_margin=result.fused_margin,
         )
 
 

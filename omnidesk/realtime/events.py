@@ -180,6 +180,7 @@ class VisitorMessagePayload(_Event):
     client_id: str = ""  # the id the visitor's browser gave its own message, for de-duplication
     attachments: list[VisitorAttachment] = []
     quick_replies: list[VisitorQuickReply] = []  # a bot message's Message.meta["quick_replies"]
+    html: str = ""  # an outgoing message's sanitised HTML (Message.html), shown instead of `text` when set
 
 
 class VisitorMessage(_Event):

@@ -240,6 +240,9 @@ asked = Message.objects.select_related("conversation", "inbox").get(text="How do
 # The buttons go with the message, as the bot sends them: the visitor's socket is told at commit.
 send_message(
     asked.conversation, inbox=asked.inbox, text="Use the link on the login page.", sender_type="bot",
+    html='<p>Use the <strong>link</strong> on the <a href="https://shop.test/login">login page</a>.</p>'
+         '<ul><li>one</li><li>two</li></ul><p><img src="x" onerror="document.title=1">'
+         '<a href="javascript:alert(1)">bad</a></p>',
     meta={"quick_replies": [{"label": "Yes, thanks", "payload": "bot:helpful"},
                             {"label": "<b>No</b>, talk to a person", "payload": "bot:not_helpful"}]},
 )
@@ -271,6 +274,17 @@ def test_a_shop_on_another_host_with_quick_replies_and_the_expected_reply(server
     buttons = customer.locator(f"{W} .od-quick-reply")
     expect(buttons).to_have_count(2, timeout=15_000)
     assert buttons.all_inner_texts() == ["Yes, thanks", "<b>No</b>, talk to a person"]  # text, not markup
+    # The answer's formatting shows (bold, a link that opens apart, a list); nothing executable does.
+    answer = customer.locator(f"{W} .od-agent .od-rich")
+    expect(answer.locator("strong")).to_have_text("link")
+    link = answer.locator("a", has_text="login page")
+    assert (
+        link.get_attribute("href") == "https://shop.test/login" and link.get_attribute("target") == "_blank"
+    )
+    expect(answer.locator("li")).to_have_count(2)
+    assert answer.locator("img").count() == 0  # images are not part of an answer bubble
+    assert answer.locator("a", has_text="bad").get_attribute("href") is None  # javascript: never links
+    assert "**" not in answer.inner_text() and customer.title() == "Blue shoes"
     buttons.first.click()
     expect(buttons).to_have_count(0)  # used: gone
     mine = customer.locator(f"{W} .od-visitor").last

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings as django_settings
 
 from omnidesk.bot import actions as bot
 from omnidesk.bot.constants import HandoffReason, Outcome
 from omnidesk.bot.models import BotTurn
 from omnidesk.bot.phrases import asks_for_human, feedback
 from omnidesk.bot.queries import metrics
+from omnidesk.connectors.tests.chirp.connector import register_chirp
 from omnidesk.conversations.constants import MessageKind, SenderType, Status
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.inboxes import contract
 from omnidesk.inboxes.contract import IdentityClaim
 from omnidesk.knowledge.constants import ExampleSource, ExampleStatus
 from omnidesk.knowledge.models import ArticleExample
 from omnidesk.knowledge.search import plain_text
-from omnidesk.knowledge.tests.fixtures import knowledge_base
+from omnidesk.knowledge.tests.fixtures import knowledge_base, make_article
 from omnidesk.testing.factories import inbound, make_inbox
 
 pytestmark = pytest.mark.django_db
@@ -49,27 +52,96 @@ def notes(conversation):
     return list(Message.objects.filter(conversation=conversation, kind=MessageKind.NOTE))
 
 
+RETURNS = {
+    "en": (
+        "Sending an item back",
+        "Print the **return label** from [your orders page](https://shop.example/orders) and drop the "
+        "parcel at any post office; the label is _free_ for 30 days.",
+    )
+}
+RETURN_QUESTION = "Where do I print the return label to drop the parcel at the post office?"
+
+
+@pytest.fixture
+def chirp_inbox(db):
+    """A messenger-like channel (text, templates, no formatting): its connector says so in Capabilities."""
+    register_chirp()
+    inbox = make_inbox(
+        "chirp",
+        settings={"api_base": "https://api.chirp.test/", "account": "acme"},
+        secrets={"app_secret": "x", "verify_token": "y", "api_token": "z"},
+    )
+    bot.set_config(inbox, enabled=True)
+    yield inbox
+    contract._REGISTRY.pop("chirp", None)
+
+
+def _plain_reply_checks(answer, article):
+    """Plain text for a channel without formatting: words only, then one short link to the article."""
+    assert not answer.html
+    passage = answer.text.split("\n\n")[0]
+    assert passage == (
+        "Print the return label from your orders page and drop the parcel at any post office; "
+        "the label is free for 30 days."
+    )
+    for markup in ("**", "_free_", "[", "](", "https://shop.example"):
+        assert markup not in answer.text
+    assert answer.text.count("http") == 1
+    link = answer.text.split("\n\n")[1]
+    assert link == f"Sending an item back: {django_settings.PUBLIC_URL}/help/en/a/{article.uuid}/"
+
+
 def test_the_web_chat_gets_the_passage_formatted(kb):
+    article = make_article(RETURNS)
     chat = make_inbox("webchat", "Chat", settings={})
     bot.set_config(chat, enabled=True)
-    conv = say(chat, "How can I get my money back for an order?")
+    conv = say(chat, RETURN_QUESTION, customer="visitor-1")
     [answer] = bot_messages(conv)
-    assert "<strong>Orders</strong>" in answer.html and "<em>Request refund</em>" in answer.html
-    assert 'href="http' in answer.html and "<script" not in answer.html
+    assert "<strong>return label</strong>" in answer.html and "<em>free</em>" in answer.html
+    assert '<a href="https://shop.example/orders"' in answer.html and "<script" not in answer.html
+    assert f"/help/en/a/{article.uuid}/sending-an-item-back/" in answer.html  # the article's own link
     # The plain text beside it (notifications, transcripts) never shows raw Markdown either.
-    assert "**" not in answer.text and "Open Orders" in answer.text
+    assert "**" not in answer.text and "[your orders page]" not in answer.text
+    assert "Print the return label from your orders page" in answer.text
+
+
+def test_a_messenger_like_channel_gets_plain_text_and_one_short_link(kb, chirp_inbox):
+    article = make_article(RETURNS)
+    received = inbound(chirp_inbox, RETURN_QUESTION, identities=[IdentityClaim("phone", "+393331234567")])
+    process(received.message.pk)
+    [answer] = bot_messages(Conversation.objects.get(pk=received.message.conversation_id))
+    _plain_reply_checks(answer, article)
+
+
+def test_a_channel_without_a_connector_gets_plain_text(kb):
+    # An inbox whose kind no connector serves (say, one left from a removed plugin): plain text is safe.
+    article = make_article(RETURNS)
+    sms = make_inbox("sms", "Old SMS")
+    bot.set_config(sms, enabled=True)
+    assert not bot.shows_html("sms")
+    [answer] = bot_messages(say(sms, RETURN_QUESTION))
+    _plain_reply_checks(answer, article)
+
+
+def test_a_channel_that_declares_formatting_gets_html_beside_the_text(kb, inbox):
+    # The API declares Capabilities(html=True): an integration gets both and shows what it can.
+    article = make_article(RETURNS)
+    [answer] = bot_messages(say(inbox, RETURN_QUESTION))
+    assert "<strong>return label</strong>" in answer.html
+    assert answer.text.startswith("Print the return label from your orders page")
+    assert f"/help/en/a/{article.uuid}/" in answer.text and "**" not in answer.text
 
 
 def test_a_confident_question_gets_the_best_passage_and_its_link(kb, inbox):
     conv = say(inbox, "How can I get my money back for an order?")
     [answer] = bot_messages(conv)
     passage = answer.text.split("\n\n")[0]
-    # An API inbox shows plain text: the passage without its Markdown, and one short link.
+    # The text is the passage without its Markdown, and one short link.
     assert (
         passage
         == "Open Orders, choose the order and press Request refund. The money reaches your card within 5 business days."
     )
-    assert "**" not in answer.text and "*" not in answer.text and not answer.html
+    assert "**" not in answer.text and "*" not in answer.text
     short_link = f"/help/en/a/{kb['refund'].uuid}/"
     assert answer.text.count("http") == 1 and answer.text.split(short_link)[1].startswith("\n")
     assert "Did this answer your question?" in answer.text

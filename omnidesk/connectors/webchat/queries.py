@@ -86,6 +86,8 @@ def payload_of(message: Message, attachments: list | None = None) -> VisitorMess
             for a in (message.attachments.all() if attachments is None else attachments)
         ],
         quick_replies=quick_replies_of(message),
+        # Sanitised when stored (conversations.rules.clean_html); the visitor's own messages show as typed.
+        html=message.html if message.direction == Direction.OUT else "",
     )
 
 

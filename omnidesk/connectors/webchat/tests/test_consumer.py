@@ -467,13 +467,15 @@ BUTTONS = [
 
 
 @database_sync_to_async
-def bot_says(message_id: str, text: str, quick_replies: list | None = None) -> str:
+def bot_says(message_id: str, text: str, quick_replies: list | None = None, html: str = "") -> str:
     """The answer bot replies in the conversation of `message_id` (with buttons), and it is delivered."""
     from omnidesk.conversations.actions import send_message
     from omnidesk.conversations.constants import SenderType
 
     message = Message.objects.select_related("conversation", "inbox").get(uuid=message_id)
-    answer = send_message(message.conversation, inbox=message.inbox, text=text, sender_type=SenderType.BOT)
+    answer = send_message(
+        message.conversation, inbox=message.inbox, text=text, html=html, sender_type=SenderType.BOT
+    )
     if quick_replies is not None:
         answer.meta = {**(answer.meta or {}), "quick_replies": quick_replies}
         answer.save(update_fields=["meta"])
@@ -497,6 +499,25 @@ async def test_a_bot_answer_brings_its_buttons_live_and_in_the_history(webchat_i
     async with visitor_socket(str(webchat_inbox.uuid)) as ws:
         history = await hello(ws, token=welcome["token"])
     assert history["messages"][-1]["quick_replies"] == BUTTONS
+
+
+async def test_a_formatted_answer_reaches_the_visitor_sanitised_live_and_in_the_history(webchat_inbox):
+    html = (
+        '<p>Use the <strong>link</strong> <a href="https://shop.test/login" onclick="x()">here</a>.</p>'
+        "<script>x()</script>"
+    )
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        welcome = await hello(ws)
+        ack = await send(ws, "How do I reset my password?", "rich-0001")
+        await bot_says(ack["message"]["id"], "Use the link here.", html=html)
+        live = await next_frame(ws, "widget.message", direction="out")
+    shown = live["message"]["html"]
+    assert "<strong>link</strong>" in shown and 'href="https://shop.test/login"' in shown
+    assert "onclick" not in shown and "<script" not in shown  # cleaned when stored, before any visitor
+    assert live["message"]["text"] == "Use the link here." and ack["message"]["html"] == ""
+    async with visitor_socket(str(webchat_inbox.uuid)) as ws:
+        history = await hello(ws, token=welcome["token"])
+    assert history["messages"][-1]["html"] == shown
 
 
 async def test_a_clicked_button_is_a_message_carrying_its_payload(webchat_inbox):

@@ -5,7 +5,9 @@
  * Optional, before the tag:  window.omnideskSettings = {locale, user_id, email, name, user_hash}
  * Protocol, identity verification and the event shapes: docs/widget.md.
  *
- * Every visitor- and agent-written string is put into the page with textContent, never as HTML.
+ * Every visitor- and agent-written string is put into the page with textContent, never as HTML. A message's
+ * formatted version (`html`, sanitised by the server) is parsed into an inert document and rebuilt from an
+ * allowlist of tags, with links checked like every other URL (richBubble).
  */
 
 const MODULE_URL = new URL(import.meta.url);
@@ -62,6 +64,34 @@ function el(tag, attrs = {}, text = "") {
 
 function safeUrl(url) {
   return typeof url === "string" && /^https?:\/\//i.test(url) ? url : "";
+}
+
+/* Tags kept from a message's HTML; anything else keeps its words only, and these are dropped whole. */
+const RICH_TAGS = new Set(["P", "BR", "STRONG", "B", "EM", "I", "U", "S", "DEL", "CODE", "PRE", "KBD", "BLOCKQUOTE",
+  "UL", "OL", "LI", "H1", "H2", "H3", "H4", "H5", "H6", "HR", "A", "SUB", "SUP",
+  "TABLE", "THEAD", "TBODY", "TR", "TH", "TD"]);
+const DROPPED_TAGS = new Set(["SCRIPT", "STYLE", "TEMPLATE", "NOSCRIPT", "IFRAME", "OBJECT", "EMBED", "SVG", "MATH"]);
+
+function copyAllowed(from, to) {
+  for (const node of from.childNodes) {
+    if (node.nodeType === Node.TEXT_NODE) { to.appendChild(document.createTextNode(node.data)); continue; }
+    if (node.nodeType !== Node.ELEMENT_NODE || DROPPED_TAGS.has(node.tagName)) continue;
+    if (!RICH_TAGS.has(node.tagName)) { copyAllowed(node, to); continue; }
+    const copy = document.createElement(node.tagName.toLowerCase());
+    if (node.tagName === "A") {
+      const href = safeUrl(node.getAttribute("href"));
+      if (href) { copy.href = href; copy.target = "_blank"; copy.rel = "noopener noreferrer"; }
+    }
+    copyAllowed(node, copy);
+    to.appendChild(copy);
+  }
+}
+
+/* A bubble for a formatted message: DOMParser's document runs no script and loads nothing. */
+function richBubble(html) {
+  const bubble = el("div", { class: "od-bubble od-rich" });
+  copyAllowed(new DOMParser().parseFromString(html, "text/html").body, bubble);
+  return bubble;
 }
 
 function format(template, values) {
@@ -323,7 +353,8 @@ class Widget {
       who.appendChild(el("span", { class: "od-name" }, message.sender_name || this.s.agent));
       item.appendChild(who);
     }
-    if (message.text) item.appendChild(el("div", { class: "od-bubble" }, message.text));
+    if (!mine && message.html) item.appendChild(richBubble(message.html));
+    else if (message.text) item.appendChild(el("div", { class: "od-bubble" }, message.text));
     for (const file of message.attachments || []) {
       const url = safeUrl(file.url);
       if (!url) continue;
