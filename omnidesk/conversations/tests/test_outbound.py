@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import httpx
 import pytest
 import respx
+from django.conf import settings
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from omnidesk.connectors.api.signing import check_signature
@@ -77,6 +80,7 @@ def test_transient_failure_is_retried_later_then_sent(conversation, agent):
         side_effect=[httpx.Response(503), httpx.ConnectTimeout("slow"), httpx.Response(200, json={})]
     )
     message = check_send_reply(conversation, agent, text="retry me")
+    start = timezone.now()
     assert run_deliver(message) == "retry"
     assert run_deliver(message) == "retry"
     message.refresh_from_db()
@@ -85,12 +89,13 @@ def test_transient_failure_is_retried_later_then_sent(conversation, agent):
         and message.attempts == 2
         and "did not answer in time" in message.error
     )
-    from django.utils import timezone
-
+    # Each retry waits its backoff (at least 0.8 × the base after the attempt), none runs at once; measured
+    # from before the attempts, so a slow machine cannot make a retry look due already.
+    earliest = start + dt.timedelta(seconds=0.8 * settings.DELIVERY_BACKOFF_SECONDS)
     retries = DBTaskResult.objects.filter(
-        task_path__endswith="deliver", run_after__gt=timezone.now(), run_after__year__lt=9999
+        task_path__endswith="deliver", run_after__gte=earliest, run_after__year__lt=9999
     )
-    assert retries.count() == 2  # each retry waits (backoff), none runs at once
+    assert retries.count() == 2
     assert run_deliver(message) == "sent"
     assert route.call_count == 3
 
@@ -126,10 +131,6 @@ def test_permanent_failure_is_marked_failed_with_the_reason(conversation, agent)
 def test_a_claimed_message_is_not_sent_by_a_second_worker(conversation, agent):
     route = respx.post(HOOK).mock(return_value=httpx.Response(200, json={}))
     message = check_send_reply(conversation, agent, text="x")
-    import datetime as dt
-
-    from django.utils import timezone
-
     Message.objects.filter(pk=message.pk).update(claimed_until=timezone.now() + dt.timedelta(seconds=60))
     assert run_deliver(message) == "claimed"
     assert route.call_count == 0
@@ -139,10 +140,6 @@ def test_a_claimed_message_is_not_sent_by_a_second_worker(conversation, agent):
 def test_recovery_requeues_an_interrupted_delivery_exactly_once(conversation, agent):
     route = respx.post(HOOK).mock(return_value=httpx.Response(200, json={}))
     message = check_send_reply(conversation, agent, text="x")
-    import datetime as dt
-
-    from django.utils import timezone
-
     # A worker claimed it and died before recording the result.
     Message.objects.filter(pk=message.pk).update(
         claimed_until=timezone.now() + dt.timedelta(seconds=60), attempts=1
