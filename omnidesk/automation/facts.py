@@ -31,13 +31,21 @@ class Facts:
         survey_kind: str = "",
         score: int | None = None,
         sla_metric: str = "",
+        started_by: str = "",
         now: dt.datetime | None = None,
     ) -> None:
         self.conversation = conversation
         self.event = event
         self.message = message
-        self.channel = conversation.current_inbox.kind
         self.inbox_id = conversation.current_inbox_id
+        inbox = message._state.fields_cache.get("inbox") if message is not None else None
+        if (
+            inbox is not None
+            and inbox.pk == self.inbox_id
+            and "current_inbox" not in conversation._state.fields_cache
+        ):
+            conversation.current_inbox = inbox  # the message came in on it: no read
+        self.channel = conversation.current_inbox.kind
         self.language = conversation.language or (message.language if message else "")
         self.priority = conversation.priority
         self.status = conversation.status
@@ -46,6 +54,8 @@ class Facts:
         self.score = score
         self.sla_metric = sla_metric
         self.now = now or timezone.now()
+        if started_by:  # known to the caller (the customer's message that opened it): no read
+            self.__dict__["started_by"] = started_by
 
     @cached_property
     def _tags(self) -> set[str]:
@@ -58,7 +68,10 @@ class Facts:
     @cached_property
     def contact(self) -> Contact:
         cached = self.conversation._state.fields_cache.get("contact")
-        return cached if cached is not None else read_by_pk(Contact, self.conversation.contact_id)
+        if cached is None:
+            # Kept on the conversation, so the message's other evaluations and hooks read it no more.
+            cached = self.conversation.contact = read_by_pk(Contact, self.conversation.contact_id)
+        return cached
 
     @property
     def attributes(self) -> Mapping[str, Any]:
