@@ -10,13 +10,14 @@ from typing import Any
 from django.utils import timezone
 
 from omnidesk.accounts.models import Team
-from omnidesk.contacts.models import Contact
 from omnidesk.conversations import queries
 from omnidesk.conversations.constants import Direction, MessageKind
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.db.rows import read_by_pk
 from omnidesk.sla.business_hours import is_open
 from omnidesk.sla.clock import conversation_schedule
+
+from .queries import contact_facts
 
 
 class Facts:
@@ -66,20 +67,20 @@ class Facts:
         return frozenset(self._tags)
 
     @cached_property
-    def contact(self) -> Contact:
+    def _contact(self) -> tuple[Mapping[str, Any], bool]:
+        """The contact's attributes and VIP flag: the two columns rules read, not the whole row."""
         cached = self.conversation._state.fields_cache.get("contact")
-        if cached is None:
-            # Kept on the conversation, so the message's other evaluations and hooks read it no more.
-            cached = self.conversation.contact = read_by_pk(Contact, self.conversation.contact_id)
-        return cached
+        if cached is not None:
+            return cached.attributes or {}, bool(cached.vip)
+        return contact_facts(self.conversation.contact_id)
 
     @property
     def attributes(self) -> Mapping[str, Any]:
-        return self.contact.attributes or {}
+        return self._contact[0]
 
     @property
     def vip(self) -> bool:
-        return bool(self.conversation.vip or self.contact.vip)
+        return bool(self.conversation.vip or self._contact[1])
 
     @cached_property
     def started_by(self) -> str:

@@ -4,10 +4,12 @@ ORM's query building cost several times the read itself (bench/automation, docs/
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.db import connection
 
+from omnidesk.contacts.models import Contact
 from omnidesk.conversations.constants import Direction, MessageKind, SenderType
 from omnidesk.conversations.models import Message
 from omnidesk.db.rows import marks, table
@@ -31,6 +33,18 @@ def waiting_before(conversation_id: int, message_id: int, before: dt.datetime) -
         )
         row = cursor.fetchone()
     return row is not None and row[0] == Direction.IN
+
+
+def contact_facts(contact_id: int) -> tuple[Mapping[str, Any], bool]:
+    """A contact's attributes and VIP flag (what rule conditions read of it); empty for a contact gone."""
+    attributes = Contact._meta.get_field("attributes")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT attributes, vip FROM {table(Contact)} WHERE id = %s", [contact_id])  # noqa: S608
+        row = cursor.fetchone()
+    if row is None:
+        return {}, False
+    found = attributes.from_db_value(row[0], None, connection) if isinstance(row[0], str) else row[0]
+    return (found if isinstance(found, dict) else {}), bool(row[1])
 
 
 def run_counts(

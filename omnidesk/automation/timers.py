@@ -57,9 +57,16 @@ def start(
         return
     if message is not None and event == Event.NO_REPLY_FOR and _clock_running(conversation, message):
         return
-    if conversation.team_id and "team" not in conversation._state.fields_cache:
-        conversation.team = Team.objects.filter(pk=conversation.team_id).first()
-    first = min(due_at(rule, conversation, anchor) for rule in rules)
+    # Wall-clock waits need no schedule: the shortest of them is one sum.
+    plain = [rule.wait_minutes for rule in rules if not rule.business_time]
+    first = anchor + dt.timedelta(minutes=min(plain)) if plain else None
+    timed = [rule for rule in rules if rule.business_time]
+    if timed:
+        if conversation.team_id and "team" not in conversation._state.fields_cache:
+            conversation.team = Team.objects.filter(pk=conversation.team_id).first()
+        soonest = min(due_at(rule, conversation, anchor) for rule in timed)
+        first = soonest if first is None else min(first, soonest)
+    assert first is not None  # noqa: S101 - rules is not empty
     # The spine's one-statement enqueue: DatabaseBackend.enqueue's ORM insert cost more than the rules.
     enqueue_many(check_timers.using(run_after=first), [(event, conversation.pk, anchor.isoformat())])
 
