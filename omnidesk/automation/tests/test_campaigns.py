@@ -343,9 +343,9 @@ def test_a_batch_cut_short_by_a_dying_worker_is_sent_once_when_tried_again(api_i
     with (
         mock.patch.object(campaigns, "COMMIT_EVERY", 3),
         mock.patch.object(campaigns, "send_one", dies_at_the_fifth),
+        pytest.raises(WorkerDied),
     ):
-        with pytest.raises(WorkerDied):
-            campaigns.dispatch(c.pk)
+        campaigns.dispatch(c.pk)
     # The first batch of three committed; the fourth recipient's went with the dying batch.
     assert sent_per_contact(c) == {"C1": 1, "C2": 1, "C3": 1}
     Campaign.objects.filter(pk=c.pk).update(dispatching_until=None)  # the dead worker's lease ran out
