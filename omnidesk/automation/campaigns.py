@@ -40,7 +40,7 @@ from .models import Campaign, CampaignStep, ContactEvent, Recipient
 logger = logging.getLogger(__name__)
 
 BATCH = 200  # recipients read at a time
-COMMIT_EVERY = 20  # recipients sent in one transaction
+COMMIT_EVERY = 10  # recipients sent in one transaction
 TIME_BUDGET = 2.0  # seconds one dispatcher run works before it makes way for other tasks
 LEASE = dt.timedelta(seconds=60)
 STALE = dt.timedelta(minutes=2)  # a running campaign silent this long is started again
