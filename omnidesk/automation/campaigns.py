@@ -210,9 +210,14 @@ def audience(campaign: Campaign, now: dt.datetime | None = None) -> QuerySet[Con
         )
     if found.get("no_event"):
         qs = qs.filter(~Exists(ContactEvent.objects.filter(contact=OuterRef("pk"), name=found["no_event"])))
-    return qs.filter(
-        Exists(ContactIdentity.objects.filter(contact=OuterRef("pk"), kind=identity_kind(campaign.inbox)))
+    # Reachable through this inbox as a reply is (outbound.reply_identity): an identity scoped to another
+    # inbox (another widget's visitor, another API integration's customer id) is not an address here.
+    reachable = ContactIdentity.objects.filter(
+        Q(scope="") | Q(scope=str(campaign.inbox.uuid)),
+        contact=OuterRef("pk"),
+        kind=identity_kind(campaign.inbox),
     )
+    return qs.filter(Exists(reachable))
 
 
 def materialize(campaign: Campaign, now: dt.datetime) -> int:
@@ -470,6 +475,9 @@ def dispatch(campaign_id: int, *, now_fn: Any = timezone.now) -> str:
             )
             if not due:
                 break
+            if time.monotonic() - started > TIME_BUDGET:  # asked after the read: nothing left means done
+                next_run, outcome = now, "yield"
+                break
             sendable = []
             for recipient in due:
                 contact = recipient.contact
@@ -502,9 +510,6 @@ def dispatch(campaign_id: int, *, now_fn: Any = timezone.now) -> str:
                             _finish(recipient, RecipientState.FAILED, f"internal error: {type(exc).__name__}")
             if grant.count < len(sendable):
                 next_run, outcome = now + dt.timedelta(seconds=max(grant.wait, 0.05)), "paced"
-                break
-            if time.monotonic() - started > TIME_BUDGET:
-                next_run, outcome = now, "yield"
                 break
         if next_run is None:
             upcoming = (

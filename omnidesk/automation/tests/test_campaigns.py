@@ -20,7 +20,7 @@ from omnidesk.conversations.constants import DeliveryStatus, Status
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.inboxes.contract import IdentityClaim
-from omnidesk.testing.factories import inbound
+from omnidesk.testing.factories import inbound, make_inbox
 
 from .conftest import run_tasks
 
@@ -401,3 +401,15 @@ def test_an_opt_out_while_a_campaign_is_paced_stops_what_was_not_yet_sent(api_in
             campaigns.dispatch(c.pk)
     assert sent_per_contact(c) == {"C1": 1, "C2": 1, "C4": 1}
     assert states(c)["C3"] == ("stopped", "opted_out")
+
+
+def test_the_audience_is_who_the_campaigns_inbox_can_reach(api_inbox):
+    other = make_inbox("api", "Other shop", settings={"webhook_url": "http://hooks.test/other"})
+    contact(1, api_inbox)
+    contact(2, other)  # a customer id of the other integration: no address through this inbox
+    unscoped = do_create_contact([IdentityClaim("external", "everywhere", verified=True)], name="C3")
+    c = campaign(api_inbox, marketing=False)
+    assert set(campaigns.audience(c).values_list("name", flat=True)) == {"C1", unscoped.name}
+    campaigns.start(c)
+    assert campaigns.dispatch(c.pk) == "done"
+    assert states(c) == {"C1": ("sent", ""), "C3": ("sent", "")}
