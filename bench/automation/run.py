@@ -274,11 +274,19 @@ def part_b(recipients: int, rate: float) -> None:
     sender = threading.Thread(target=deliveries, name="deliveries")
     sender.start()
     while True:
-        campaigns.dispatch(campaign.pk)  # the other thread's part: it comes back when paced or yielding
+        campaigns.dispatch(campaign.pk)  # the other thread's part
         DBTaskResult.objects.filter(task_path__endswith="deliver").delete()
         if not Recipient.objects.filter(campaign=campaign, state="pending").exists():
             break
-        time.sleep(0.01)
+        # It enqueued its next run (paced, backlog, yield): wait for that as the worker would, not poll.
+        again = (
+            DBTaskResult.objects.filter(task_path__endswith="dispatch_campaign").order_by("run_after").first()
+        )
+        DBTaskResult.objects.filter(task_path__endswith="dispatch_campaign").delete()
+        wait = 0.01
+        if again is not None and again.run_after.year < 9999:
+            wait = max(wait, min(1.0, (again.run_after - timezone.now()).total_seconds()))
+        time.sleep(wait)
     dispatching.clear()
     sender.join()
     # A retried delivery (a 429, a timeout) waits its back-off: send what is left, as the worker would.
