@@ -40,6 +40,7 @@ from .models import Campaign, CampaignStep, ContactEvent, Recipient
 logger = logging.getLogger(__name__)
 
 BATCH = 200  # recipients read at a time
+COMMIT_EVERY = 10  # recipients sent in one transaction
 TIME_BUDGET = 2.0  # seconds one dispatcher run works before it makes way for other tasks
 LEASE = dt.timedelta(seconds=60)
 STALE = dt.timedelta(minutes=2)  # a running campaign silent this long is started again
@@ -209,9 +210,14 @@ def audience(campaign: Campaign, now: dt.datetime | None = None) -> QuerySet[Con
         )
     if found.get("no_event"):
         qs = qs.filter(~Exists(ContactEvent.objects.filter(contact=OuterRef("pk"), name=found["no_event"])))
-    return qs.filter(
-        Exists(ContactIdentity.objects.filter(contact=OuterRef("pk"), kind=identity_kind(campaign.inbox)))
+    # Reachable through this inbox as a reply is (outbound.reply_identity): an identity scoped to another
+    # inbox (another widget's visitor, another API integration's customer id) is not an address here.
+    reachable = ContactIdentity.objects.filter(
+        Q(scope="") | Q(scope=str(campaign.inbox.uuid)),
+        contact=OuterRef("pk"),
+        kind=identity_kind(campaign.inbox),
     )
+    return qs.filter(Exists(reachable))
 
 
 def materialize(campaign: Campaign, now: dt.datetime) -> int:
@@ -372,6 +378,12 @@ def send_one(
         )
     try:
         with transaction.atomic():
+            # Claimed first, in the transaction that sends: a second dispatcher (a lease that ran out, a
+            # retried batch) finds it taken and sends nothing; a rollback leaves it pending again.
+            if not Recipient.objects.filter(pk=recipient.pk, state=RecipientState.PENDING).update(
+                state=RecipientState.SENT, sent_at=now
+            ):
+                return RecipientState.SENT
             if conversation is None:
                 conversation = spine.start_conversation(
                     contact, inbox, subject=campaign.name, status=Status.PENDING, language=contact.language
@@ -392,7 +404,7 @@ def send_one(
                 )
             recipient.state, recipient.sent_at, recipient.reason = RecipientState.SENT, now, ""
             recipient.conversation, recipient.message = conversation, message
-            recipient.save(update_fields=["state", "sent_at", "reason", "conversation", "message"])
+            recipient.save(update_fields=["reason", "conversation", "message"])
             following = steps.get(recipient.step + 1)
             if following is not None:
                 Recipient.objects.get_or_create(
@@ -463,6 +475,9 @@ def dispatch(campaign_id: int, *, now_fn: Any = timezone.now) -> str:
             )
             if not due:
                 break
+            if time.monotonic() - started > TIME_BUDGET:  # asked after the read: nothing left means done
+                next_run, outcome = now, "yield"
+                break
             sendable = []
             for recipient in due:
                 contact = recipient.contact
@@ -482,17 +497,19 @@ def dispatch(campaign_id: int, *, now_fn: Any = timezone.now) -> str:
                 next_run, outcome = now + dt.timedelta(seconds=0.5), "backlog"
                 break
             grant, _rate = throughput.take(campaign.inbox, len(sendable))
-            for recipient in sendable[: grant.count]:
-                try:
-                    send_one(campaign, steps, recipient, now)
-                except Exception as exc:  # one recipient's failure never stops the rest
-                    logger.exception("campaign %s: recipient %s failed", campaign.pk, recipient.pk)
-                    _finish(recipient, RecipientState.FAILED, f"internal error: {type(exc).__name__}")
+            granted = sendable[: grant.count]
+            for start_at in range(0, len(granted), COMMIT_EVERY):
+                # A few recipients per transaction (each in a savepoint of its own): one commit for them
+                # all, and the write lock released often enough for agents' replies between batches.
+                with transaction.atomic():
+                    for recipient in granted[start_at : start_at + COMMIT_EVERY]:
+                        try:
+                            send_one(campaign, steps, recipient, now)
+                        except Exception as exc:  # one recipient's failure never stops the rest
+                            logger.exception("campaign %s: recipient %s failed", campaign.pk, recipient.pk)
+                            _finish(recipient, RecipientState.FAILED, f"internal error: {type(exc).__name__}")
             if grant.count < len(sendable):
                 next_run, outcome = now + dt.timedelta(seconds=max(grant.wait, 0.05)), "paced"
-                break
-            if time.monotonic() - started > TIME_BUDGET:
-                next_run, outcome = now, "yield"
                 break
         if next_run is None:
             upcoming = (

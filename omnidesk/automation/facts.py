@@ -10,13 +10,14 @@ from typing import Any
 from django.utils import timezone
 
 from omnidesk.accounts.models import Team
-from omnidesk.contacts.models import Contact
 from omnidesk.conversations import queries
 from omnidesk.conversations.constants import Direction, MessageKind
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.db.rows import read_by_pk
 from omnidesk.sla.business_hours import is_open
 from omnidesk.sla.clock import conversation_schedule
+
+from .queries import contact_facts
 
 
 class Facts:
@@ -31,13 +32,21 @@ class Facts:
         survey_kind: str = "",
         score: int | None = None,
         sla_metric: str = "",
+        started_by: str = "",
         now: dt.datetime | None = None,
     ) -> None:
         self.conversation = conversation
         self.event = event
         self.message = message
-        self.channel = conversation.current_inbox.kind
         self.inbox_id = conversation.current_inbox_id
+        inbox = message._state.fields_cache.get("inbox") if message is not None else None
+        if (
+            inbox is not None
+            and inbox.pk == self.inbox_id
+            and "current_inbox" not in conversation._state.fields_cache
+        ):
+            conversation.current_inbox = inbox  # the message came in on it: no read
+        self.channel = conversation.current_inbox.kind
         self.language = conversation.language or (message.language if message else "")
         self.priority = conversation.priority
         self.status = conversation.status
@@ -46,6 +55,8 @@ class Facts:
         self.score = score
         self.sla_metric = sla_metric
         self.now = now or timezone.now()
+        if started_by:  # known to the caller (the customer's message that opened it): no read
+            self.__dict__["started_by"] = started_by
 
     @cached_property
     def _tags(self) -> set[str]:
@@ -56,17 +67,20 @@ class Facts:
         return frozenset(self._tags)
 
     @cached_property
-    def contact(self) -> Contact:
+    def _contact(self) -> tuple[Mapping[str, Any], bool]:
+        """The contact's attributes and VIP flag: the two columns rules read, not the whole row."""
         cached = self.conversation._state.fields_cache.get("contact")
-        return cached if cached is not None else read_by_pk(Contact, self.conversation.contact_id)
+        if cached is not None:
+            return cached.attributes or {}, bool(cached.vip)
+        return contact_facts(self.conversation.contact_id)
 
     @property
     def attributes(self) -> Mapping[str, Any]:
-        return self.contact.attributes or {}
+        return self._contact[0]
 
     @property
     def vip(self) -> bool:
-        return bool(self.conversation.vip or self.contact.vip)
+        return bool(self.conversation.vip or self._contact[1])
 
     @cached_property
     def started_by(self) -> str:

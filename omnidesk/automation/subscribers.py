@@ -31,16 +31,21 @@ def on_message(message: Message) -> bool:
     if campaigns.on_message(message):
         return True
     conversation = message.conversation
-    timers.start(Event.NO_REPLY_FOR, conversation, message.created_at)
-    engine.evaluate(Event.MESSAGE_RECEIVED, conversation, message=message)
+    try:
+        timers.start(Event.NO_REPLY_FOR, conversation, message.created_at, message=message, scope=message.pk)
+        engine.evaluate(Event.MESSAGE_RECEIVED, conversation, message=message, scope=message.pk)
+    finally:
+        engine.release(message.pk)
     return False
 
 
 def on_conversation_created(conversation: Conversation, message: Message | None) -> None:
     if engine.running():
         return
-    if message is not None:  # process_inbound: the conversation and its first message are stored
-        engine.evaluate(Event.CONVERSATION_CREATED, conversation, message=message)
+    if message is not None:  # process_inbound: the customer's message that opened it is stored
+        engine.evaluate(
+            Event.CONVERSATION_CREATED, conversation, message=message, started_by="customer", scope=message.pk
+        )
     else:  # start_conversation, inside its transaction: once its first message is stored too
         _later(Event.CONVERSATION_CREATED, conversation.pk, {})
 

@@ -16,16 +16,17 @@ from django.utils import timezone
 from django_tasks import task
 
 from omnidesk.accounts.models import Team
-from omnidesk.conversations.constants import Direction, EventType, MessageKind, SenderType, Status
+from omnidesk.conversations.constants import Direction, EventType, MessageKind, Status
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.db.tasks import enqueue_many
 from omnidesk.sla.clock import add_target, conversation_schedule
 
-from . import conditions, engine
+from . import conditions, engine, queries
 from .constants import Event
 from .facts import Facts
 from .models import Rule, RuleRun
 
-REPLY_SENDERS = (SenderType.AGENT, SenderType.BOT)
+REPLY_SENDERS = queries.REPLY_SENDERS
 
 
 def due_at(rule: Rule, conversation: Conversation, anchor: dt.datetime) -> dt.datetime:
@@ -42,15 +43,40 @@ def _load(conversation_id: int) -> Conversation | None:
     return conv
 
 
-def start(event: str, conversation: Conversation, anchor: dt.datetime) -> None:
+def start(
+    event: str,
+    conversation: Conversation,
+    anchor: dt.datetime,
+    *,
+    message: Message | None = None,
+    scope: object = None,
+) -> None:
     """Start the clocks of `event`'s rules from `anchor`: one task, at the earliest due time."""
-    rules = engine.rules_for(event)
+    rules = engine.rules_for(event, scope=scope)
     if not rules:
         return
-    if conversation.team_id and "team" not in conversation._state.fields_cache:
-        conversation.team = Team.objects.filter(pk=conversation.team_id).first()
-    first = min(due_at(rule, conversation, anchor) for rule in rules)
-    check_timers.using(run_after=first).enqueue(event, conversation.pk, anchor.isoformat())
+    if message is not None and event == Event.NO_REPLY_FOR and _clock_running(conversation, message):
+        return
+    # Wall-clock waits need no schedule: the shortest of them is one sum.
+    plain = [rule.wait_minutes for rule in rules if not rule.business_time]
+    first = anchor + dt.timedelta(minutes=min(plain)) if plain else None
+    timed = [rule for rule in rules if rule.business_time]
+    if timed:
+        if conversation.team_id and "team" not in conversation._state.fields_cache:
+            conversation.team = Team.objects.filter(pk=conversation.team_id).first()
+        soonest = min(due_at(rule, conversation, anchor) for rule in timed)
+        first = soonest if first is None else min(first, soonest)
+    assert first is not None  # noqa: S101 - rules is not empty
+    # The spine's one-statement enqueue: DatabaseBackend.enqueue's ORM insert cost more than the rules.
+    enqueue_many(check_timers.using(run_after=first), [(event, conversation.pk, anchor.isoformat())])
+
+
+def _clock_running(conversation: Conversation, message: Message) -> bool:
+    """Whether an earlier unanswered message of the customer's already runs the no-reply clock: the clock
+    runs from the first unanswered message, so this one's check would find it stale anyway."""
+    if conversation.created_at >= message.created_at:
+        return False  # the message opened the conversation: nothing came before it
+    return queries.waiting_before(conversation.pk, message.pk, message.created_at)
 
 
 def _still_waiting(event: str, conv: Conversation, anchor: dt.datetime) -> bool:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from omnidesk.conversations.outbound import backoff_seconds
+from omnidesk.inboxes import http
 from omnidesk.inboxes.signing import signed_headers
 
 from .models import RuleRun
@@ -34,7 +35,7 @@ def send_webhook(run_id: int, url: str, body: str, attempt: int = 1) -> str:
     if secret:
         headers.update(signed_headers(secret, raw))
     try:
-        got = httpx.post(url, content=raw, headers=headers, timeout=TIMEOUT_SECONDS)
+        got = http.client().post(url, content=raw, headers=headers, timeout=TIMEOUT_SECONDS)
         outcome = "sent" if got.status_code < 300 else f"HTTP {got.status_code}"
         transient = got.status_code >= 500 or got.status_code == 429
     except httpx.HTTPError as exc:

@@ -20,7 +20,7 @@ from omnidesk.conversations.constants import DeliveryStatus, Status
 from omnidesk.conversations.inbound import process
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.inboxes.contract import IdentityClaim
-from omnidesk.testing.factories import inbound
+from omnidesk.testing.factories import inbound, make_inbox
 
 from .conftest import run_tasks
 
@@ -312,3 +312,106 @@ def test_the_campaign_screens(api_inbox, admin_agent, client, django_capture_on_
         run_tasks("deliver")
     page = client.get(reverse("automation:campaign", args=[c.pk]))
     assert 'id="report-sent">1<' in page.content.decode()
+
+
+class WorkerDied(BaseException):
+    """What a killed worker looks like to the code it was running: nothing after it runs."""
+
+
+def sent_per_contact(c: Campaign) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for message in Message.objects.filter(meta__campaign=c.pk).select_related("conversation__contact"):
+        name = message.conversation.contact.name
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def test_a_batch_cut_short_by_a_dying_worker_is_sent_once_when_tried_again(api_inbox):
+    for n in range(1, 8):
+        contact(n, api_inbox)
+    # Tokens the dead batch took are spent: a rate that leaves plenty keeps pacing out of this test.
+    ChannelRate.objects.create(inbox=api_inbox, per_second=1000)
+    c = campaign(api_inbox, marketing=False)
+    campaigns.start(c)
+    real = campaigns.send_one
+    done = []
+
+    def dies_at_the_fifth(campaign_, steps, recipient, now):
+        if len(done) == 4:
+            raise WorkerDied
+        done.append(recipient.pk)
+        return real(campaign_, steps, recipient, now)
+
+    with (
+        mock.patch.object(campaigns, "COMMIT_EVERY", 3),
+        mock.patch.object(campaigns, "send_one", dies_at_the_fifth),
+        pytest.raises(WorkerDied),
+    ):
+        campaigns.dispatch(c.pk)
+    # The first batch of three committed; the fourth recipient's went with the dying batch.
+    assert sent_per_contact(c) == {"C1": 1, "C2": 1, "C3": 1}
+    Campaign.objects.filter(pk=c.pk).update(dispatching_until=None)  # the dead worker's lease ran out
+    assert campaigns.dispatch(c.pk) == "done"
+    assert sent_per_contact(c) == {f"C{n}": 1 for n in range(1, 8)}
+    assert set(states(c).values()) == {("sent", "")}
+
+
+def test_a_second_dispatcher_with_the_same_recipients_sends_nothing_twice(api_inbox):
+    for n in range(1, 4):
+        contact(n, api_inbox)
+    c = campaign(api_inbox, marketing=False)
+    campaigns.start(c)
+    campaigns.materialize(c, timezone.now())
+    # What a dispatcher whose lease ran out read before another took the campaign over.
+    stale = list(Recipient.objects.filter(campaign=c).select_related("contact"))
+    assert campaigns.dispatch(c.pk) == "done"
+    steps = {s.position: s for s in c.steps.all()}
+    for recipient in stale:
+        campaigns.send_one(c, steps, recipient, timezone.now())
+    assert sent_per_contact(c) == {"C1": 1, "C2": 1, "C3": 1}
+
+
+def test_a_delivery_tried_again_reaches_the_provider_once(api_inbox):
+    contact(1, api_inbox)
+    c = campaign(api_inbox, marketing=False)
+    campaigns.start(c)
+    campaigns.dispatch(c.pk)
+    message = Message.objects.get(meta__campaign=c.pk)
+    with respx.mock:
+        hook = respx.post("http://hooks.test/omnidesk").mock(return_value=httpx.Response(200, json={}))
+        run_tasks("deliver")
+        from omnidesk.conversations.tasks import deliver
+
+        assert deliver.call(message.pk) == "skipped"  # a duplicate job: the message is no longer queued
+    assert hook.call_count == 1
+    assert hook.calls[0].request.headers["Idempotency-Key"]
+
+
+def test_an_opt_out_while_a_campaign_is_paced_stops_what_was_not_yet_sent(api_inbox):
+    for n in range(1, 5):
+        contact(n, api_inbox)
+    ChannelRate.objects.create(inbox=api_inbox, per_second=1)
+    clock = [1000.0]
+    with mock.patch.object(throughput, "default_limiter", throughput.DatabaseLimiter(clock=lambda: clock[0])):
+        c = campaign(api_inbox, marketing=False)
+        campaigns.start(c)
+        assert campaigns.dispatch(c.pk) == "paced"
+        assert sent_per_contact(c) == {"C1": 1}
+        campaigns.unsubscribe(Recipient.objects.get(campaign=c, contact__name="C3").contact, "api")
+        for _ in range(3):
+            clock[0] += 1.0
+            campaigns.dispatch(c.pk)
+    assert sent_per_contact(c) == {"C1": 1, "C2": 1, "C4": 1}
+    assert states(c)["C3"] == ("stopped", "opted_out")
+
+
+def test_the_audience_is_who_the_campaigns_inbox_can_reach(api_inbox):
+    other = make_inbox("api", "Other shop", settings={"webhook_url": "http://hooks.test/other"})
+    contact(1, api_inbox)
+    contact(2, other)  # a customer id of the other integration: no address through this inbox
+    unscoped = do_create_contact([IdentityClaim("external", "everywhere", verified=True)], name="C3")
+    c = campaign(api_inbox, marketing=False)
+    assert set(campaigns.audience(c).values_list("name", flat=True)) == {"C1", unscoped.name}
+    campaigns.start(c)
+    assert campaigns.dispatch(c.pk) == "done"
+    assert states(c) == {"C1": ("sent", ""), "C3": ("sent", "")}

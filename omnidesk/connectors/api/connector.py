@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 from pydantic_core import from_json
 
 from omnidesk.contacts.constants import IdentityKind
+from omnidesk.inboxes import http
 
 from ..base import (
     Capabilities,
@@ -230,7 +231,7 @@ class ApiConnector(Connector):
             **signed_headers(self.secrets.get("signing_secret", ""), body),
         }
         try:
-            response = httpx.post(
+            response = http.client().post(
                 str(self.config.webhook_url),
                 content=body,
                 headers=headers,
