@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "channels",
+    "axes",
     "omnidesk.accounts",
     "omnidesk.contacts",
     "omnidesk.inboxes",
@@ -73,6 +74,8 @@ MIDDLEWARE = [
     "omnidesk.accounts.middleware.AgentLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in anywhere into the translated refusal.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "omnidesk.urls"
@@ -189,6 +192,29 @@ LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:conversations"
 LOGIN_MAX_FAILURES = int(os.environ.get("OMNIDESK_LOGIN_MAX_FAILURES", "5"))
 LOGIN_LOCKOUT_SECONDS = int(os.environ.get("OMNIDESK_LOGIN_LOCKOUT_SECONDS", "900"))
+# Sign-in lockout is django-axes (docs/decisions/0020-sign-in-lockout.md): its backend goes first, so every
+# authenticate() call (the workspace's /login/, /admin/login/, the second factor) counts against one account.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = (
+    "axes.handlers.database.AxesDatabaseHandler"  # SQLite and PostgreSQL alike, shared by all processes
+)
+AXES_LOCKOUT_PARAMETERS = [
+    "username"
+]  # per account, from any address: the reproduction came from one address
+AXES_FAILURE_LIMIT = "omnidesk.accounts.lockout.failure_limit"  # LOGIN_MAX_FAILURES, read per request
+AXES_COOLOFF_TIME = "omnidesk.accounts.lockout.cool_off"  # LOGIN_LOCKOUT_SECONDS, read per request
+AXES_RESET_ON_SUCCESS = True  # "in a row": a successful sign-in forgets earlier failures
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # tries while locked neither count nor extend the lock
+AXES_LOCKOUT_CALLABLE = "omnidesk.web.views.lockout_response"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_DISABLE_ACCESS_LOG = True  # the audit log already records sign-ins (auth.login)
+AXES_VERBOSE = False
+# axes.W006 asks for the address as a lockout parameter too; by username alone, rotating addresses, agents or
+# cookies changes nothing, and locking an address would lock a whole office behind one NAT after 5 typos.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 

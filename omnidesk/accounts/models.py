@@ -48,8 +48,6 @@ class AgentProfile(models.Model):
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     ui_language = models.CharField(_("interface language"), max_length=10, blank=True)
     avatar_url = models.URLField(_("avatar"), blank=True)
-    failed_logins = models.PositiveIntegerField(default=0)
-    locked_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name
