@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -31,8 +33,24 @@ DEBUG = os.environ.get("OMNIDESK_DEBUG", "") == "1"
 PUBLIC_URL = os.environ.get(
     "PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('OMNIDESK_PORT', '8000')}"
 ).rstrip("/")
-ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+_PUBLIC = urlsplit(PUBLIC_URL)
+PUBLIC_ORIGIN = f"{_PUBLIC.scheme}://{_PUBLIC.netloc}"
+PUBLIC_HTTPS = _PUBLIC.scheme == "https"
+
+
+def _public_hosts() -> list[str]:
+    """PUBLIC_URL's host, and the loopback names the machine itself uses (health checks, the CLI)."""
+    host = _PUBLIC.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal, as the Host header carries it
+    return list(dict.fromkeys([host, "localhost", "127.0.0.1", "[::1]"]))
+
+
+# Derived from PUBLIC_URL unless given: the agent socket's origin check reads it (realtime/origins.py), so `*`
+# would let any site's page open an agent's socket. ALLOWED_HOSTS=* still says "any", explicitly.
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()
+] or _public_hosts()
+CSRF_TRUSTED_ORIGINS = [PUBLIC_ORIGIN]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -45,6 +63,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "channels",
     "axes",
+    "csp",
     "omnidesk.accounts",
     "omnidesk.contacts",
     "omnidesk.inboxes",
@@ -67,6 +86,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -208,7 +228,7 @@ AXES_FAILURE_LIMIT = "omnidesk.accounts.lockout.failure_limit"  # LOGIN_MAX_FAIL
 AXES_COOLOFF_TIME = "omnidesk.accounts.lockout.cool_off"  # LOGIN_LOCKOUT_SECONDS, read per request
 AXES_RESET_ON_SUCCESS = True  # "in a row": a successful sign-in forgets earlier failures
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # tries while locked neither count nor extend the lock
-AXES_LOCKOUT_CALLABLE = "omnidesk.web.views.lockout_response"
+AXES_LOCKOUT_CALLABLE = "omnidesk.web.signin.lockout_response"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_DISABLE_ACCESS_LOG = True  # the audit log already records sign-ins (auth.login)
 AXES_VERBOSE = False
@@ -217,6 +237,39 @@ AXES_VERBOSE = False
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- transport and browser security (docs/security.md) ---------------------------------------------
+# Behind HTTPS (PUBLIC_URL https://…) the proxy in front terminates TLS and must set X-Forwarded-Proto; cookies
+# then travel only over HTTPS and browsers are told to stay on HTTPS (HSTS).
+if PUBLIC_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("OMNIDESK_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("OMNIDESK_HSTS_INCLUDE_SUBDOMAINS", "") == "1"
+    SECURE_HSTS_PRELOAD = os.environ.get("OMNIDESK_HSTS_PRELOAD", "") == "1"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every page (django-csp; decision 0021): scripts and styles only from files of this
+# site, no inline code, no eval, nothing frames our pages. The widget's own files are loaded by customers' pages
+# under *their* policy, which must allow PUBLIC_URL (docs/widget.md).
+_WS_ORIGIN = ("wss://" if PUBLIC_HTTPS else "ws://") + _PUBLIC.netloc
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, PUBLIC_ORIGIN],
+        "style-src": [SELF, PUBLIC_ORIGIN],
+        "img-src": [SELF, PUBLIC_ORIGIN, "data:", "blob:"],
+        "media-src": [SELF, PUBLIC_ORIGIN, "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF, PUBLIC_ORIGIN, _WS_ORIGIN],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- languages ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

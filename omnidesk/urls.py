@@ -7,7 +7,7 @@ from django.views.static import serve as serve_static
 from omnidesk.api.urls import urlpatterns as api_urls
 from omnidesk.ingest.webhooks import webhook_sync
 from omnidesk.surveys.views import page as survey_page
-from omnidesk.web import views as web_views
+from omnidesk.web import signin as web_signin
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -19,7 +19,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("hooks/<slug:kind>/<str:inbox_uuid>/", webhook_sync, name="webhook"),
     # The admin signs in through the workspace's sign-in (one lockout, one second factor for every way in).
-    path("admin/login/", web_views.login_view, name="admin_login"),
+    path("admin/login/", web_signin.login_view, name="admin_login"),
     path("admin/", admin.site.urls),
     path("", include((api_urls, "api"))),
     path("supervisor/automation/", include("omnidesk.automation.urls")),

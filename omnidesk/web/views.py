@@ -13,21 +13,19 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import logout
 from django.contrib.staticfiles.views import serve as staticfiles_serve
 from django.core.paginator import Paginator
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
 
 from omnidesk.accounts import actions as account_actions
-from omnidesk.accounts import lockout
 from omnidesk.accounts.models import AgentProfile
 from omnidesk.connectors.webchat import actions as widget_actions
 from omnidesk.conversations import actions
@@ -46,15 +44,12 @@ from .forms import (
     ComposeForm,
     FilterForm,
     LanguageForm,
-    LoginForm,
     PriorityForm,
     StatusForm,
     TagsForm,
 )
 
 PAGE_SIZE = 50
-# The session key that holds who has given the right password and still owes the second factor.
-SECOND_FACTOR_KEY = "omnidesk_2fa_pending"
 # Timeline items a conversation page shows at first; "Show earlier" fetches as many again.
 TIMELINE_PAGE = 100
 
@@ -124,67 +119,6 @@ def _list_context(request: HttpRequest, form: FilterForm) -> dict[str, Any]:
 
 
 # --- sign in / out, preferences ------------------------------------------------------------------
-
-
-@require_http_methods(["GET", "POST"])
-def login_view(request: HttpRequest) -> HttpResponse:
-    """Username and password; also served at /admin/login/, so both share one lockout (accounts/lockout.py)."""
-    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next") or "")
-    form = LoginForm(request.POST or None)
-    error = ""
-    status = 200
-    if request.method == "POST":
-        if not form.is_valid():
-            error, status = first_error(form), 400
-        else:
-            username, password = form.cleaned_data["username"], form.cleaned_data["password"]
-            profile = AgentProfile.objects.filter(user__username=username).select_related("user").first()
-            if lockout.is_locked(request, username):
-                # Refused before the password is even checked: a locked account learns nothing from guesses.
-                return lockout_response(request)
-            authed = authenticate(request, username=username, password=password)
-            if authed is not None:
-                login(request, authed)
-                if profile is not None:
-                    account_actions.record_login(profile, ip=client_ip(request))
-                return HttpResponseRedirect(next_url or reverse(settings.LOGIN_REDIRECT_URL))
-            locked = bool(getattr(request, "axes_locked_out", False))
-            if profile is not None:
-                account_actions.record_failed_login(profile, ip=client_ip(request), locked=locked)
-            if locked:
-                return lockout_response(request)
-            error, status = _("Wrong username or password."), 400
-    return render(request, "web/login.html", {"form": form, "error": error, "next": next_url}, status=status)
-
-
-def _safe_next(request: HttpRequest, next_url: str) -> str:
-    if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, require_https=request.is_secure()):
-        return next_url
-    return ""
-
-
-def lockout_response(request: HttpRequest, *_args: Any) -> HttpResponse:
-    """The sign-in page with the reason and the minutes left, 403. Also django-axes' AXES_LOCKOUT_CALLABLE,
-    which it calls with (request, response, credentials) or (request, credentials) depending on the path."""
-    username = request.POST.get("username", "")
-    if not username:
-        pending = request.session.get(SECOND_FACTOR_KEY) if hasattr(request, "session") else None
-        username = pending.get("username", "") if isinstance(pending, dict) else ""
-    until = lockout.locked_until(username) if username else None
-    message = _locked_message(until or timezone.now() + lockout.cool_off())
-    request.session.pop(SECOND_FACTOR_KEY, None)
-    form = LoginForm(initial={"username": username})
-    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next") or "")
-    return render(request, "web/login.html", {"form": form, "error": message, "next": next_url}, status=403)
-
-
-def _locked_message(until: Any) -> str:
-    minutes = max(1, round((until - timezone.now()).total_seconds() / 60))
-    return ngettext(
-        "Too many failed sign-in attempts. This account is locked; try again in %(minutes)s minute.",
-        "Too many failed sign-in attempts. This account is locked; try again in %(minutes)s minutes.",
-        minutes,
-    ) % {"minutes": minutes}
 
 
 @require_POST
