@@ -289,6 +289,8 @@ TIME_ZONE = "UTC"
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_URL = "/media/"
+# How long a signed attachment link (chat visitors, API clients) works (conversations/attachments.py).
+OMNIDESK_ATTACHMENT_LINK_SECONDS = int(os.environ.get("OMNIDESK_ATTACHMENT_LINK_SECONDS", "3600"))
 MEDIA_ROOT = DATA_DIR / "media"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
