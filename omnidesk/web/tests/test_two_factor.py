@@ -212,3 +212,17 @@ def test_turning_it_off_and_renewing_codes_need_a_current_code(client, agent, cl
     assert not twofactor.is_enrolled(agent.user)
     client.logout()
     assert password(client)["Location"] == reverse("web:conversations")
+
+
+def test_the_administrator_sets_the_policy_in_the_admin(client, agent, clock):
+    boss = make_agent("boss", role="admin")
+    boss.user.is_staff = boss.user.is_superuser = True
+    boss.user.save(update_fields=["is_staff", "is_superuser"])
+    client.force_login(boss.user)
+    add = reverse("admin:accounts_signinpolicy_add")
+    response = client.post(add, {"require_2fa_agent": "on"})
+    assert response.status_code == 302, response.content
+    assert twofactor.policy().pk == 1 and twofactor.required_for(agent.user)
+    assert client.get(add).status_code == 403  # one row only
+    client.logout()
+    assert password(client)["Location"] == reverse("web:two_factor_enrol")
