@@ -232,6 +232,10 @@ AXES_LOCKOUT_CALLABLE = "omnidesk.web.signin.lockout_response"
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_DISABLE_ACCESS_LOG = True  # the audit log already records sign-ins (auth.login)
 AXES_VERBOSE = False
+# Failed sign-ins (passwords and codes, any username) per address (an IPv6 /64), against password spraying across
+# many accounts: django-ratelimit's "count/period" in the cache (Redis: shared by all web processes).
+LOGIN_ADDRESS_RATE = os.environ.get("OMNIDESK_LOGIN_ADDRESS_RATE", "30/10m")
+RATELIMIT_FAIL_OPEN = True  # a cache that is down must not stop everyone from signing in
 # axes.W006 asks for the address as a lockout parameter too; by username alone, rotating addresses, agents or
 # cookies changes nothing, and locking an address would lock a whole office behind one NAT after 5 typos.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]

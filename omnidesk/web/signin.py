@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
+from django_ratelimit.core import get_usage
 
 from omnidesk.accounts import actions as account_actions
 from omnidesk.accounts import lockout, twofactor
@@ -68,6 +69,23 @@ def lockout_response(request: HttpRequest, *_args: Any) -> HttpResponse:
     return render(request, "web/login.html", context, status=403)
 
 
+def _address_blocked(request: HttpRequest, *, failed: bool = False) -> bool:
+    """Whether this address has used up its failures (LOGIN_ADDRESS_RATE, "count/period"); `failed` counts one
+    more first, so the failure that reaches the count is refused like the attempts after it."""
+    usage = get_usage(
+        request, group="omnidesk.signin", key="ip", rate=settings.LOGIN_ADDRESS_RATE, increment=failed
+    )
+    return usage is not None and usage["count"] >= usage["limit"]
+
+
+def _address_refusal(request: HttpRequest) -> HttpResponse:
+    message = _("Too many failed sign-ins from your network. Wait a few minutes and try again.")
+    form = LoginForm(initial={"username": request.POST.get("username", "")})
+    return render(
+        request, "web/login.html", {"form": form, "error": message, "next": _next_of(request)}, status=429
+    )
+
+
 def _pending(request: HttpRequest) -> dict[str, Any] | None:
     session = getattr(request, "session", None)
     pending = session.get(PENDING_KEY) if session is not None else None
@@ -105,6 +123,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
             error, status = first_error(form), 400
         else:
             username, password = form.cleaned_data["username"], form.cleaned_data["password"]
+            if _address_blocked(request):
+                return _address_refusal(request)
             if lockout.is_locked(request, username):
                 # Refused before the password is even checked: a locked account learns nothing from guesses.
                 return lockout_response(request)
@@ -117,6 +137,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 account_actions.record_failed_login(profile, ip=client_ip(request), locked=locked)
             if locked:
                 return lockout_response(request)
+            if _address_blocked(request, failed=True):
+                return _address_refusal(request)
             error, status = _("Wrong username or password."), 400
     return render(request, "web/login.html", {"form": form, "error": error, "next": next_url}, status=status)
 
@@ -154,6 +176,8 @@ def code_view(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
     error, status = "", 200
     if request.method == "POST":
+        if _address_blocked(request):
+            return _address_refusal(request)
         kind = twofactor.verify(user, form.data.get("code", "")) if form.is_valid() else None
         if kind is not None:
             return _complete(request, user, pending["backend"], pending.get("next", ""))
@@ -163,6 +187,8 @@ def code_view(request: HttpRequest) -> HttpResponse:
             account_actions.record_failed_login(profile, ip=client_ip(request), locked=locked)
         if locked:
             return lockout_response(request)
+        if _address_blocked(request, failed=True):
+            return _address_refusal(request)
         error, status = (
             _("That code is not valid. Try the current one from your app, or a recovery code."),
             400,

@@ -174,6 +174,40 @@ def test_an_expired_lock_lets_the_agent_in_and_clears_the_count(client, agent, s
     assert not AccessAttempt.objects.filter(username="alice").exists()
 
 
+def test_failed_sign_ins_from_one_address_are_limited_across_usernames(agent, address_limit):
+    """Password spraying: one guess for each of many accounts stays under every account's lockout, but not under
+    the address's limit (3 failures here). Another address is not affected."""
+    import uuid
+
+    from django.test import Client
+
+    # An address of its own for each run: the count lives in the cache, which Redis keeps between runs.
+    address = f"2001:db8:{uuid.uuid4().int % 65536:x}::1"
+    spray = Client(REMOTE_ADDR=address)
+    codes = [
+        spray.post(reverse("web:login"), {"username": f"user{i}", "password": "Summer2026!"}).status_code
+        for i in range(3)
+    ]
+    assert codes == [400, 400, 429]
+    refused = spray.post(reverse("web:login"), {"username": "alice", "password": "correct horse battery"})
+    assert refused.status_code == 429 and "from your network" in refused.content.decode()
+    assert "_auth_user_id" not in spray.session
+    same_64 = Client(REMOTE_ADDR=address.replace("::1", "::2"))
+    assert (
+        same_64.post(
+            reverse("web:login"), {"username": "alice", "password": "correct horse battery"}
+        ).status_code
+        == 429
+    )
+    other = Client(REMOTE_ADDR="192.0.2.77")
+    assert (
+        other.post(
+            reverse("web:login"), {"username": "alice", "password": "correct horse battery"}
+        ).status_code
+        == 302
+    )
+
+
 def test_the_api_takes_no_password(client, agent):
     """The REST API knows tokens and the workspace session only: no way to guess a password past the lockout."""
     import base64
