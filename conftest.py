@@ -23,6 +23,20 @@ def admin_agent(db):
 
 
 @pytest.fixture(autouse=True)
+def _no_signin_address_limit(request, settings):
+    """The per-address limit on failed sign-ins counts in the cache across tests from one address; only the
+    tests about it (marked by asking for `address_limit`) have it on."""
+    if "address_limit" not in request.fixturenames:
+        settings.RATELIMIT_ENABLE = False
+
+
+@pytest.fixture
+def address_limit(settings):
+    settings.RATELIMIT_ENABLE = True
+    settings.LOGIN_ADDRESS_RATE = "3/10m"
+
+
+@pytest.fixture(autouse=True)
 def _close_widget_thread_connections():
     """The chat widget's database thread keeps its connection between calls (omnidesk/connectors/webchat/db.py);
     close it after each test so PostgreSQL can flush and finally drop the test database."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -31,8 +33,24 @@ DEBUG = os.environ.get("OMNIDESK_DEBUG", "") == "1"
 PUBLIC_URL = os.environ.get(
     "PUBLIC_URL", f"http://127.0.0.1:{os.environ.get('OMNIDESK_PORT', '8000')}"
 ).rstrip("/")
-ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [PUBLIC_URL]
+_PUBLIC = urlsplit(PUBLIC_URL)
+PUBLIC_ORIGIN = f"{_PUBLIC.scheme}://{_PUBLIC.netloc}"
+PUBLIC_HTTPS = _PUBLIC.scheme == "https"
+
+
+def _public_hosts() -> list[str]:
+    """PUBLIC_URL's host, and the loopback names the machine itself uses (health checks, the CLI)."""
+    host = _PUBLIC.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal, as the Host header carries it
+    return list(dict.fromkeys([host, "localhost", "127.0.0.1", "[::1]"]))
+
+
+# Derived from PUBLIC_URL unless given: the agent socket's origin check reads it (realtime/origins.py), so `*`
+# would let any site's page open an agent's socket. ALLOWED_HOSTS=* still says "any", explicitly.
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()
+] or _public_hosts()
+CSRF_TRUSTED_ORIGINS = [PUBLIC_ORIGIN]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -44,6 +62,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "channels",
+    "axes",
+    "csp",
     "omnidesk.accounts",
     "omnidesk.contacts",
     "omnidesk.inboxes",
@@ -66,6 +86,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -73,6 +94,8 @@ MIDDLEWARE = [
     "omnidesk.accounts.middleware.AgentLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in anywhere into the translated refusal.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "omnidesk.urls"
@@ -189,8 +212,68 @@ LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:conversations"
 LOGIN_MAX_FAILURES = int(os.environ.get("OMNIDESK_LOGIN_MAX_FAILURES", "5"))
 LOGIN_LOCKOUT_SECONDS = int(os.environ.get("OMNIDESK_LOGIN_LOCKOUT_SECONDS", "900"))
+# Sign-in lockout is django-axes (docs/decisions/0020-sign-in-lockout.md): its backend goes first, so every
+# authenticate() call (the workspace's /login/, /admin/login/, the second factor) counts against one account.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = (
+    "axes.handlers.database.AxesDatabaseHandler"  # SQLite and PostgreSQL alike, shared by all processes
+)
+AXES_LOCKOUT_PARAMETERS = [
+    "username"
+]  # per account, from any address: the reproduction came from one address
+AXES_FAILURE_LIMIT = "omnidesk.accounts.lockout.failure_limit"  # LOGIN_MAX_FAILURES, read per request
+AXES_COOLOFF_TIME = "omnidesk.accounts.lockout.cool_off"  # LOGIN_LOCKOUT_SECONDS, read per request
+AXES_RESET_ON_SUCCESS = True  # "in a row": a successful sign-in forgets earlier failures
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # tries while locked neither count nor extend the lock
+AXES_LOCKOUT_CALLABLE = "omnidesk.web.signin.lockout_response"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_DISABLE_ACCESS_LOG = True  # the audit log already records sign-ins (auth.login)
+AXES_VERBOSE = False
+# Failed sign-ins (passwords and codes, any username) per address (an IPv6 /64), against password spraying across
+# many accounts: django-ratelimit's "count/period" in the cache (Redis: shared by all web processes).
+LOGIN_ADDRESS_RATE = os.environ.get("OMNIDESK_LOGIN_ADDRESS_RATE", "30/10m")
+RATELIMIT_FAIL_OPEN = True  # a cache that is down must not stop everyone from signing in
+# axes.W006 asks for the address as a lockout parameter too; by username alone, rotating addresses, agents or
+# cookies changes nothing, and locking an address would lock a whole office behind one NAT after 5 typos.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- transport and browser security (docs/security.md) ---------------------------------------------
+# Behind HTTPS (PUBLIC_URL https://…) the proxy in front terminates TLS and must set X-Forwarded-Proto; cookies
+# then travel only over HTTPS and browsers are told to stay on HTTPS (HSTS).
+if PUBLIC_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("OMNIDESK_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("OMNIDESK_HSTS_INCLUDE_SUBDOMAINS", "") == "1"
+    SECURE_HSTS_PRELOAD = os.environ.get("OMNIDESK_HSTS_PRELOAD", "") == "1"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every page (django-csp; decision 0021): scripts and styles only from files of this
+# site, no inline code, no eval, nothing frames our pages. The widget's own files are loaded by customers' pages
+# under *their* policy, which must allow PUBLIC_URL (docs/widget.md).
+_WS_ORIGIN = ("wss://" if PUBLIC_HTTPS else "ws://") + _PUBLIC.netloc
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, PUBLIC_ORIGIN],
+        "style-src": [SELF, PUBLIC_ORIGIN],
+        "img-src": [SELF, PUBLIC_ORIGIN, "data:", "blob:"],
+        "media-src": [SELF, PUBLIC_ORIGIN, "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF, PUBLIC_ORIGIN, _WS_ORIGIN],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- languages ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -210,6 +293,8 @@ TIME_ZONE = "UTC"
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_URL = "/media/"
+# How long a signed attachment link (chat visitors, API clients) works (conversations/attachments.py).
+OMNIDESK_ATTACHMENT_LINK_SECONDS = int(os.environ.get("OMNIDESK_ATTACHMENT_LINK_SECONDS", "3600"))
 MEDIA_ROOT = DATA_DIR / "media"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

@@ -7,6 +7,8 @@ from django.views.static import serve as serve_static
 from omnidesk.api.urls import urlpatterns as api_urls
 from omnidesk.ingest.webhooks import webhook_sync
 from omnidesk.surveys.views import page as survey_page
+from omnidesk.web import files as web_files
+from omnidesk.web import signin as web_signin
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -17,6 +19,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("hooks/<slug:kind>/<str:inbox_uuid>/", webhook_sync, name="webhook"),
+    # The admin signs in through the workspace's sign-in (one lockout, one second factor for every way in).
+    path("admin/login/", web_signin.login_view, name="admin_login"),
     path("admin/", admin.site.urls),
     path("", include((api_urls, "api"))),
     path("supervisor/automation/", include("omnidesk.automation.urls")),
@@ -29,6 +33,9 @@ urlpatterns = [
     path("help/", include("omnidesk.helpcenter.urls")),
     path("widget/", include("omnidesk.connectors.webchat.urls")),
     path("", include("omnidesk.web.urls")),
-    # Attachments in embedded mode; scale-out serves them from object storage.
-    re_path(r"^media/(?P<path>.*)$", serve_static, {"document_root": settings.MEDIA_ROOT}),
+    # Attachments only to who may see them (conversations/attachments.py), never from /media/.
+    path("files/<int:attachment_id>/", web_files.agent_file, name="attachment"),
+    path("files/s/<str:token>/", web_files.signed_file, name="attachment_signed"),
+    # The knowledge base's images (public, in help-center articles) in embedded mode.
+    re_path(r"^media/(?P<path>kb/.*)$", serve_static, {"document_root": settings.MEDIA_ROOT}),
 ]

@@ -12,7 +12,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from .models import AgentProfile, AgentSkill, AuditLog, Skill, Team
+from .models import AgentProfile, AgentSkill, AuditLog, SignInPolicy, Skill, Team, TwoFactor
 
 User = get_user_model()
 
@@ -165,3 +165,37 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(SignInPolicy)
+class SignInPolicyAdmin(admin.ModelAdmin):
+    """One row: which roles must sign in with a second factor (docs/security.md)."""
+
+    list_display = ["__str__", "require_2fa_admin", "require_2fa_supervisor", "require_2fa_agent"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not SignInPolicy.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.pk = 1  # the one row the sign-in reads
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(TwoFactor)
+class TwoFactorAdmin(admin.ModelAdmin):
+    """Who has a second factor; deleting one resets it (the user sets it up again at the next sign-in)."""
+
+    list_display = ["user", "confirmed_at", "created_at"]
+    fields = ["user", "confirmed_at", "created_at"]
+    readonly_fields = ["user", "confirmed_at", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        from .twofactor import disable
+
+        disable(obj.user, actor=request.user)

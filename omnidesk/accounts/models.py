@@ -48,8 +48,6 @@ class AgentProfile(models.Model):
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     ui_language = models.CharField(_("interface language"), max_length=10, blank=True)
     avatar_url = models.URLField(_("avatar"), blank=True)
-    failed_logins = models.PositiveIntegerField(default=0)
-    locked_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -105,3 +103,51 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type}:{self.target_id}"
+
+
+class TwoFactor(models.Model):
+    """A user's TOTP second factor (docs/security.md): the secret, encrypted at rest; confirmed once a code from
+    the authenticator app matched; the last time step taken, so a code is never accepted twice."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_factor")
+    secret = models.TextField()  # Fernet token of the base32 secret (inboxes/secrets.py)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"2FA for {self.user_id} ({'on' if self.confirmed_at else 'enrolling'})"
+
+
+class RecoveryCode(models.Model):
+    """A one-time code for signing in without the authenticator app; only its SHA-256 is kept (80 random bits)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="recoverycode_unique")]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}{' (used)' if self.used_at else ''}"
+
+
+class SignInPolicy(models.Model):
+    """The administrator's sign-in rules: which roles must use a second factor. One row (pk 1)."""
+
+    require_2fa_admin = models.BooleanField(_("administrators must use two-factor sign-in"), default=False)
+    require_2fa_supervisor = models.BooleanField(_("supervisors must use two-factor sign-in"), default=False)
+    require_2fa_agent = models.BooleanField(_("agents must use two-factor sign-in"), default=False)
+
+    class Meta:
+        verbose_name = _("sign-in policy")
+        verbose_name_plural = _("sign-in policy")
+
+    def __str__(self) -> str:
+        return str(_("Sign-in policy"))
+
+    def requires_2fa(self, role: str) -> bool:
+        return bool(getattr(self, f"require_2fa_{role}", False))

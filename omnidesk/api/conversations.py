@@ -32,6 +32,7 @@ from omnidesk.conversations.actions import (
     do_set_status,
     do_set_tags,
 )
+from omnidesk.conversations.attachments import signed_url
 from omnidesk.conversations.constants import Status as ConversationStatus
 from omnidesk.conversations.models import Conversation, Message, Tag
 
@@ -187,7 +188,7 @@ def message_out(message: Message, conversation: Conversation) -> MessageOut:
         error=message.error,
         meta=message.meta,
         attachments=[
-            AttachmentOut(filename=a.filename, content_type=a.content_type, size=a.size, url=a.file.url)
+            AttachmentOut(filename=a.filename, content_type=a.content_type, size=a.size, url=signed_url(a))
             for a in message.attachments.all()
         ],
         created_at=message.created_at,

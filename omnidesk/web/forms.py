@@ -63,6 +63,12 @@ class LoginForm(forms.Form):
     password = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput, max_length=4096)
 
 
+class CodeForm(forms.Form):
+    """A code from the authenticator app (6 digits) or a recovery code."""
+
+    code = forms.CharField(label=_("Code"), max_length=64)
+
+
 class ComposeForm(forms.Form):
     """A reply or an internal note."""
 

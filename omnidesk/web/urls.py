@@ -2,12 +2,15 @@
 
 from django.urls import path, re_path
 
-from . import views
+from . import signin, views
 
 app_name = "web"
 urlpatterns = [
     path("", views.conversation_list, name="conversations"),
-    path("login/", views.login_view, name="login"),
+    path("login/", signin.login_view, name="login"),
+    path("login/code/", signin.code_view, name="login_code"),
+    path("account/two-factor/", signin.enrol_view, name="two_factor_enrol"),
+    path("account/two-factor/change/", signin.two_factor_change, name="two_factor_change"),
     path("logout/", views.logout_view, name="logout"),
     path("settings/language/", views.set_language, name="set_language"),
     path("rows/<uuid:conversation_id>/", views.conversation_row, name="row"),

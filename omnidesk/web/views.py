@@ -13,18 +13,17 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, get_user_model, login, logout
+from django.contrib.auth import logout
 from django.contrib.staticfiles.views import serve as staticfiles_serve
 from django.core.paginator import Paginator
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
 
 from omnidesk.accounts import actions as account_actions
 from omnidesk.accounts.models import AgentProfile
@@ -45,7 +44,6 @@ from .forms import (
     ComposeForm,
     FilterForm,
     LanguageForm,
-    LoginForm,
     PriorityForm,
     StatusForm,
     TagsForm,
@@ -121,49 +119,6 @@ def _list_context(request: HttpRequest, form: FilterForm) -> dict[str, Any]:
 
 
 # --- sign in / out, preferences ------------------------------------------------------------------
-
-
-@require_http_methods(["GET", "POST"])
-def login_view(request: HttpRequest) -> HttpResponse:
-    """Username and password, with a lockout after LOGIN_MAX_FAILURES wrong passwords in a row."""
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, require_https=request.is_secure()):
-        next_url = ""
-    form = LoginForm(request.POST or None)
-    error = ""
-    status = 200
-    if request.method == "POST":
-        if not form.is_valid():
-            error, status = first_error(form), 400
-        else:
-            username, password = form.cleaned_data["username"], form.cleaned_data["password"]
-            user = get_user_model().objects.filter(username=username).first()
-            profile = AgentProfile.objects.filter(user=user).select_related("user").first() if user else None
-            until = account_actions.locked_until(profile) if profile else None
-            if until is not None:
-                error, status = _locked_message(until), 403
-            elif (authed := authenticate(request, username=username, password=password)) is not None:
-                login(request, authed)
-                if profile is not None:
-                    account_actions.record_login(profile, ip=client_ip(request))
-                return HttpResponseRedirect(next_url or reverse(settings.LOGIN_REDIRECT_URL))
-            else:
-                status = 400
-                error = _("Wrong username or password.")
-                if profile is not None:
-                    failed = account_actions.record_failed_login(profile, ip=client_ip(request))
-                    if failed.locked_until is not None:
-                        error, status = _locked_message(failed.locked_until), 403
-    return render(request, "web/login.html", {"form": form, "error": error, "next": next_url}, status=status)
-
-
-def _locked_message(until: Any) -> str:
-    minutes = max(1, round((until - timezone.now()).total_seconds() / 60))
-    return ngettext(
-        "Too many failed sign-in attempts. This account is locked; try again in %(minutes)s minute.",
-        "Too many failed sign-in attempts. This account is locked; try again in %(minutes)s minutes.",
-        minutes,
-    ) % {"minutes": minutes}
 
 
 @require_POST

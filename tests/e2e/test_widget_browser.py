@@ -54,13 +54,16 @@ class Shop:
 
     def __init__(self) -> None:
         self.pages: dict[str, str] = {}
-        pages = self.pages
+        self.policies: dict[str, str] = {}  # path → the shop's own Content-Security-Policy for that page
+        pages, policies = self.pages, self.policies
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 body = pages.get(self.path.split("?")[0], "").encode()
                 self.send_response(200 if body else 404)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
+                if policy := policies.get(self.path.split("?")[0]):
+                    self.send_header("Content-Security-Policy", policy)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -92,9 +95,12 @@ def open_shop(
     settings: dict | None = None,
     *,
     path: str = "/shoes/blue",
+    policy: str = "",
 ):
     path = f"{path}-{len(shop.pages)}"  # one page per visitor, each with its own settings
     shop.pages[path] = host_page(server_url, inbox, settings)
+    if policy:
+        shop.policies[path] = policy
     page = context.new_page()
     page.goto(f"{shop.url}{path}")
     page.wait_for_selector(f"{W} .od-launcher")
@@ -296,3 +302,74 @@ def test_a_shop_on_another_host_with_quick_replies_and_the_expected_reply(server
     customer.click(f"{W} .od-launcher")
     expect(customer.locator(f"{W} .od-msg .od-bubble")).to_have_count(3, timeout=10_000)
     assert customer.locator(f"{W} .od-quick-reply").count() == 0
+
+
+# Collects every Content-Security-Policy refusal on a page (init scripts run outside the page's policy).
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+"""
+
+
+def test_the_widget_on_a_shop_with_a_strict_policy_and_a_workspace_with_its_own(
+    server_factory, browser, shop
+):
+    """The shop's page allows omnidesk's files and sockets and nothing inline; the widget works and nothing is
+    refused. The agent's workspace, under omnidesk's own policy, refuses nothing either."""
+    from playwright.sync_api import expect
+
+    server = server_factory()
+    server.start()
+    inbox = (
+        server.manage("shell", "-c", SETUP.format(password=PASSWORD, secret=SECRET)).strip().splitlines()[-1]
+    )
+    ws_url = server.url.replace("http://", "ws://")
+    # The shop's own page has an inline <style>: the shop's policy refuses it, which is not the widget's concern.
+    strict = (
+        f"default-src 'self'; script-src 'self' {server.url}; style-src 'self' {server.url}; "
+        f"connect-src 'self' {server.url} {ws_url}; img-src 'self' {server.url} data:; object-src 'none'"
+    )
+    messages: list[str] = []
+    agent_context = browser.new_context(**DESKTOP)
+    agent_context.add_init_script(CSP_WATCH)
+    agent = agent_context.new_page()
+    agent.on("console", lambda m: messages.append(f"agent: {m.text}"))
+    sign_in(agent, server.url)
+    assert "script-src 'self'" in server_policy(agent, server.url)
+
+    customer_context = browser.new_context(**DESKTOP)
+    customer_context.add_init_script(CSP_WATCH)
+    customer = open_shop(customer_context, shop, server.url, inbox, policy=strict)
+    customer.on("console", lambda m: messages.append(f"customer: {m.text}"))
+    customer.click(f"{W} .od-launcher")
+    expect(customer.locator(f"{W} .od-panel")).to_be_visible()
+    # The widget's stylesheet applied (linked into its shadow root, allowed by the shop's style-src).
+    assert customer.locator(f"{W} .od-title").evaluate("e => getComputedStyle(e).fontFamily") != "serif"
+    customer_writes(customer, "Do you ship to Kraków?")
+    expect(customer.locator(f"{W} .od-visitor .od-state").last).to_have_text("Sent", timeout=10_000)
+
+    row = agent.locator(".row", has_text="Do you ship to Kraków?")
+    expect(row).to_be_visible(timeout=10_000)
+    row.locator("a").click()
+    expect(agent.locator("#timeline .msg-in .msg-body")).to_have_text(
+        "Do you ship to Kraków?", timeout=10_000
+    )
+    agent.fill("#composer-text", "We do, in 3 days.")
+    agent.click("#reply-button")
+    expect(customer.locator(f"{W} .od-agent", has_text="We do, in 3 days.")).to_be_visible(timeout=10_000)
+    expect(agent.locator("#composer-text")).to_have_value("")  # data-reset-on-success, no hx-on
+
+    # The shop's own inline <style> is the only thing its policy refused.
+    shop_refusals = [
+        v for v in customer.evaluate("window.__csp") if not v.startswith("style-src-elem inline")
+    ]
+    assert shop_refusals == []
+    assert agent.evaluate("window.__csp") == []
+    assert [m for m in messages if "Content Security Policy" in m and not m.startswith("customer")] == []
+
+
+def server_policy(page, base: str) -> str:
+    """The Content-Security-Policy omnidesk sent with its sign-in page."""
+    response = page.request.get(f"{base}/login/")
+    return response.headers.get("content-security-policy", "")

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from omnidesk.contacts.constants import IdentityKind
 from omnidesk.contacts.models import Contact, ContactIdentity
+from omnidesk.conversations.attachments import signed_url
 from omnidesk.conversations.constants import DeliveryStatus, Direction, MessageKind, SenderType
 from omnidesk.conversations.models import Message
 from omnidesk.inboxes.models import Inbox
@@ -33,10 +34,6 @@ MAX_QUICK_REPLY_PAYLOAD = 64
 # A message is stamped before its transaction commits; looking this far behind the cursor catches
 # one that committed just after the previous query ran (the widget drops what it already has).
 RESUME_SLACK = dt.timedelta(seconds=5)
-
-
-def _absolute(url: str) -> str:
-    return url if url.startswith(("http://", "https://")) else f"{settings.PUBLIC_URL}{url}"
 
 
 def quick_replies_of(message: Message) -> list[VisitorQuickReply]:
@@ -78,7 +75,7 @@ def payload_of(message: Message, attachments: list | None = None) -> VisitorMess
         attachments=[
             VisitorAttachment(
                 name=a.filename,
-                url=_absolute(a.file.url),
+                url=signed_url(a),
                 content_type=a.content_type,
                 size=a.size,
                 image=a.content_type.startswith("image/"),

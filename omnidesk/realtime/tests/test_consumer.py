@@ -37,7 +37,10 @@ def receive(inbox, text: str, ident: str = "customer-1") -> Message:
 async def test_unauthenticated_socket_is_closed_with_4401():
     from omnidesk.asgi import application
 
-    for headers in ([], [(b"cookie", b"sessionid=not-a-session"), (b"origin", b"http://testserver")]):
+    for headers in (
+        [(b"origin", b"http://testserver")],
+        [(b"cookie", b"sessionid=x"), (b"origin", b"http://testserver")],
+    ):
         ws = WebsocketCommunicator(application, "/ws/agent/", headers=headers)
         connected, code = await ws.connect(timeout=5)
         assert (connected, code) == (False, 4401)
@@ -63,6 +66,42 @@ async def test_user_without_agent_profile_is_refused_with_4403():
 
     ws = WebsocketCommunicator(application, "/ws/agent/", headers=await headers_of_plain_user())
     assert await ws.connect(timeout=5) == (False, 4403)
+
+
+async def test_the_agent_socket_refuses_another_sites_origin_and_takes_our_own(settings):
+    """Issue 22, item 5: with an agent's cookie, a page on another site (or with no origin) is refused; ALLOWED_HOSTS
+    is derived from PUBLIC_URL, so the default is no longer `*`."""
+    from django.contrib.auth import get_user_model
+
+    from omnidesk.asgi import application
+
+    from .conftest import session_headers
+
+    @database_sync_to_async
+    def cookie() -> tuple[bytes, bytes]:
+        user = get_user_model().objects.create_user("anna-origin", password="x-not-used-1")
+        from omnidesk.accounts.models import AgentProfile
+
+        headers = dict(session_headers(AgentProfile.objects.create(user=user)))
+        return headers[b"cookie"], headers[b"origin"]
+
+    session, own = await cookie()
+    assert "*" not in settings.ALLOWED_HOSTS
+    for origin, accepted in [
+        (b"http://evil.example", False),
+        (b"null", False),
+        (settings.PUBLIC_URL.encode(), True),
+        (own, True),
+    ]:
+        ws = WebsocketCommunicator(
+            application, "/ws/agent/", headers=[(b"cookie", session), (b"origin", origin)]
+        )
+        connected, _code = await ws.connect(timeout=5)
+        assert connected is accepted, origin
+        await ws.disconnect()
+    no_origin = WebsocketCommunicator(application, "/ws/agent/", headers=[(b"cookie", session)])
+    assert (await no_origin.connect(timeout=5))[0] is False
+    await no_origin.disconnect()
 
 
 async def test_agent_gets_message_created_then_conversation_updated(teams, headers):

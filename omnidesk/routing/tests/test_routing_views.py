@@ -24,7 +24,7 @@ def supervisor(db):
 
 def login(agent) -> Client:
     client = Client()
-    assert client.login(username=agent.user.username, password=PASSWORD)
+    client.force_login(agent.user)
     return client
 
 

@@ -133,9 +133,13 @@ def test_an_image_upload_is_stored_renamed_to_its_type(client, webchat_inbox):
     assert response.status_code == 201, response.content
     message = response.json()["message"]
     assert message["text"] == "see file" and message["attachments"][0]["image"] is True
-    assert message["attachments"][0]["url"].startswith("http://desk.test/media/")
+    url = message["attachments"][0]["url"]
+    assert url.startswith("http://desk.test/files/s/")  # a signed link, not a public /media/ path
     attachment = Attachment.objects.get()
     assert attachment.filename == "photo_script.png" and attachment.file.name.endswith(".png")
+    fetched = client.get(url.removeprefix("http://desk.test"))
+    assert fetched.status_code == 200 and b"".join(fetched.streaming_content) == PNG
+    assert client.get(f"/media/{attachment.file.name}").status_code == 404
 
 
 @pytest.mark.parametrize(
