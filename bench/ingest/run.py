@@ -253,7 +253,7 @@ def bench_backend(name: str, database_url: str | None, args: argparse.Namespace)
         settle(server, db)
 
         # (a) the same requests on the null route, then on the real one, in pairs: this machine's speed
-        # drifts by half within a minute (the ceiling alone ranged 1,960-4,300/s in one session), so
+        # drifts by half within a minute (the ceiling alone ranged 1,960-4,300/s on 2026-11-23), so
         # each real run is set against the ceiling measured just before it, and the median pair counts.
         flood = {**base, "requests": args.requests, "concurrency": args.concurrency}
         pairs = []
