@@ -133,14 +133,23 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 return _after_password(request, authed, next_url)
             locked = bool(getattr(request, "axes_locked_out", False))
             profile = AgentProfile.objects.filter(user__username=username).select_related("user").first()
-            if profile is not None:
-                account_actions.record_failed_login(profile, ip=client_ip(request), locked=locked)
-            if locked:
-                return lockout_response(request)
-            if _address_blocked(request, failed=True):
-                return _address_refusal(request)
+            refused = _after_failure(request, profile, locked)
+            if refused is not None:
+                return refused
             error, status = _("Wrong username or password."), 400
     return render(request, "web/login.html", {"form": form, "error": error, "next": next_url}, status=status)
+
+
+def _after_failure(request: HttpRequest, profile: AgentProfile | None, locked: bool) -> HttpResponse | None:
+    """A wrong password or code: into the agent's audit log, then the refusal if the account is now locked or
+    the address has failed too often; None to show the form again."""
+    if profile is not None:
+        account_actions.record_failed_login(profile, ip=client_ip(request), locked=locked)
+    if locked:
+        return lockout_response(request)
+    if _address_blocked(request, failed=True):
+        return _address_refusal(request)
+    return None
 
 
 def _after_password(request: HttpRequest, user: AbstractBaseUser, next_url: str) -> HttpResponse:
@@ -183,12 +192,9 @@ def code_view(request: HttpRequest) -> HttpResponse:
             return _complete(request, user, pending["backend"], pending.get("next", ""))
         locked = lockout.record_failure(request, username)
         profile = AgentProfile.objects.filter(user=user).select_related("user").first()
-        if profile is not None:
-            account_actions.record_failed_login(profile, ip=client_ip(request), locked=locked)
-        if locked:
-            return lockout_response(request)
-        if _address_blocked(request, failed=True):
-            return _address_refusal(request)
+        refused = _after_failure(request, profile, locked)
+        if refused is not None:
+            return refused
         error, status = (
             _("That code is not valid. Try the current one from your app, or a recovery code."),
             400,
